@@ -1,0 +1,65 @@
+"""Counts that need no protocol: MACs and FLOPs per op, and the nonlinear-op inventory in AERO's notation.
+
+MACs come from a registry of per-kind counters (fvcore style); kinds without one do no multiply-accumulates
+(elementwise and row-wise ops; an embedding lookup is a gather). FLOPs depend on a stated convention:
+
+  dense  2 FLOPs per MAC everywhere, full T x T attention scores (no causal discount). The default.
+  aero   reproduces the FFN and attention GFLOPs columns of AERO (arXiv 2410.13060) Tables 4-5: linear layers
+         and QK^T at 2 FLOPs per MAC, A.V at 1 FLOP per MAC when values are projected and 0 when they are not
+         (He & Hofmann's block), embeddings and the LM head excluded. This is the paper's own accounting,
+         reverse-engineered from its columns (attention = 8Td^2 + 3T^2d, or 4Td^2 + 2T^2d without V and O).
+"""
+from __future__ import annotations
+
+MACS = {
+    "linear": lambda s: s["m"] * s["k"] * s["n"],
+    "lm_head": lambda s: s["m"] * s["k"] * s["n"],
+    "matmul": lambda s: s["batch"] * s["m"] * s["k"] * s["n"],
+}
+CONVENTIONS = ("dense", "aero")
+
+# Ops that need a cryptographic protocol beyond linear algebra, with AERO's symbols (others are pidse's).
+NONLINEAR_SYMBOLS = {"softmax": "SM", "power_softmax": "PSM", "layernorm": "LN", "rmsnorm": "RMS",
+                     "gelu": "G", "relu": "R", "silu": "SiLU", "argmax": "ARGMAX"}
+
+
+def macs(kind: str, shape: dict) -> int:
+    counter = MACS.get(kind)
+    return counter(shape) if counter else 0
+
+
+def flops(node: dict, convention: str = "dense") -> int:
+    n = macs(node["kind"], node["shape"])
+    if convention == "dense":
+        return 2 * n
+    if convention == "aero":
+        if node["block"] in ("embedding", "head"):
+            return 0
+        if node["attrs"].get("role") == "context":
+            return n if node["attrs"].get("values_projected") else 0
+        return 2 * n
+    raise ValueError(f"unknown FLOPs convention {convention!r}; expected one of {CONVENTIONS}")
+
+
+def instances(node: dict) -> tuple[int, int, int]:
+    """(count, rows, cols) of a row-wise/elementwise op: a softmax over H heads is H instances."""
+    s = node["shape"]
+    return s.get("batch", 1), s["rows"], s["cols"]
+
+
+def inventory(nodes, include_head: bool = False) -> str:
+    """AERO's notation, e.g. 'SM:144xR128x128 LN:24xR128x768 G:12xR128x3072'.
+
+    Like AERO's tables it covers the embedding and the transformer layers; the head (final norm on the last
+    position, argmax) is inventoried on its own with include_head=True.
+    """
+    counts: dict[tuple[str, int, int], int] = {}
+    for node in nodes:
+        symbol = NONLINEAR_SYMBOLS.get(node["kind"])
+        if symbol is None or (node["block"] == "head") != include_head:
+            continue
+        count, rows, cols = instances(node)
+        counts[(symbol, rows, cols)] = counts.get((symbol, rows, cols), 0) + count
+    order = list(NONLINEAR_SYMBOLS.values())
+    items = sorted(counts.items(), key=lambda kv: (order.index(kv[0][0]), -kv[0][1], kv[0][2]))
+    return " ".join(f"{sym}:{n}xR{rows}x{cols}" for (sym, rows, cols), n in items)

@@ -1,0 +1,105 @@
+"""Build frozen dataclasses from plain mappings, checking every key and type.
+
+The dataclass definitions are the schema: field names are the allowed keys, type hints the allowed types,
+defaults make a key optional. Unknown keys are errors with a "did you mean" hint, because a typo that is
+silently ignored gives a wrong cost that looks right.
+"""
+from __future__ import annotations
+
+import dataclasses
+import difflib
+import types
+import typing
+from typing import Any, Literal
+
+from pidse.errors import InputError
+
+
+def suggest(word: str, choices) -> str:
+    """' (did you mean 'x'?)' for the closest choice, or ''."""
+    close = difflib.get_close_matches(word, list(choices), n=1, cutoff=0.6)
+    return f" (did you mean '{close[0]}'?)" if close else ""
+
+
+def describe(hint) -> str:
+    """A type hint in words, for error messages."""
+    origin, args = typing.get_origin(hint), typing.get_args(hint)
+    if origin is Literal:
+        return "one of " + ", ".join(repr(a) for a in args)
+    if origin in (typing.Union, types.UnionType):
+        return " or ".join("null" if a is type(None) else describe(a) for a in args)
+    if origin is tuple:
+        return f"a list of {describe(args[0])}"
+    if dataclasses.is_dataclass(hint):
+        return "a mapping"
+    return {int: "an integer", float: "a number", bool: "true or false", str: "a string"}.get(hint, str(hint))
+
+
+def convert(hint, value: Any, source: str, key: str):
+    """Check `value` against `hint`, returning it converted (lists to tuples, mappings to dataclasses)."""
+    origin, args = typing.get_origin(hint), typing.get_args(hint)
+    if dataclasses.is_dataclass(hint):
+        return from_mapping(hint, value, source, key)
+    if origin in (typing.Union, types.UnionType):
+        if value is None and type(None) in args:
+            return None
+        for arg in args:
+            if arg is type(None):
+                continue
+            try:
+                return convert(arg, value, source, key)
+            except InputError:
+                pass
+        raise InputError(source, key, describe(hint), value)
+    if origin is Literal:
+        if any(value == a and type(value) is type(a) for a in args):
+            return value
+        hint_text = suggest(value, [str(a) for a in args]) if isinstance(value, str) else ""
+        raise InputError(source, key, describe(hint) + hint_text, value)
+    if origin is tuple:
+        if not isinstance(value, (list, tuple)):
+            raise InputError(source, key, describe(hint), value)
+        return tuple(convert(args[0], v, source, f"{key}[{i}]") for i, v in enumerate(value))
+    if hint is float and isinstance(value, (int, float)) and not isinstance(value, bool):
+        return float(value)
+    if hint in (int, bool, str) and type(value) is hint:
+        return value
+    raise InputError(source, key, describe(hint), value)
+
+
+def from_mapping(cls, data: Any, source: str, prefix: str = ""):
+    """Instantiate dataclass `cls` from `data`, naming `source` and the dotted key in any error."""
+    where = prefix or None
+    if data is None:
+        data = {}
+    if not isinstance(data, dict):
+        raise InputError(source, where, "a mapping of keys to values", data)
+    fields = {f.name: f for f in dataclasses.fields(cls) if f.init and not f.metadata.get("internal")}
+    hints = typing.get_type_hints(cls)
+    for name in data:
+        if name not in fields:
+            key = f"{prefix}.{name}" if prefix else str(name)
+            raise InputError(source, key, "a known key" + suggest(str(name), fields)
+                             + "; allowed: " + ", ".join(fields))
+    kwargs = {}
+    for name, field in fields.items():
+        key = f"{prefix}.{name}" if prefix else name
+        if name in data:
+            kwargs[name] = convert(hints[name], data[name], source, key)
+        elif field.default is dataclasses.MISSING and field.default_factory is dataclasses.MISSING:
+            raise InputError(source, key, f"this key to be set ({describe(hints[name])})")
+    return cls(**kwargs)
+
+
+def field_hint(cls, path: list[str]):
+    """The type hint at a dotted path in a dataclass schema, or InputError-ready (None, known keys)."""
+    hint = cls
+    for i, part in enumerate(path):
+        if not dataclasses.is_dataclass(hint):
+            return None, [], i
+        types_ = typing.get_type_hints(hint)
+        hints = {f.name: types_[f.name] for f in dataclasses.fields(hint) if not f.metadata.get("internal")}
+        if part not in hints:
+            return None, list(hints), i
+        hint = hints[part]
+    return hint, [], len(path)
