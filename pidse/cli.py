@@ -77,18 +77,77 @@ def estimate(
     convention: Convention = typer.Option(Convention.dense, "--flops-convention",
                                           help="dense: 2 FLOPs per MAC, full TxT scores. aero: AERO's own "
                                                "accounting (blocks only), reproduces its FLOPs columns."),
+    protocol: Optional[str] = typer.Option(None, "--protocol", "-p", metavar="TABLE",
+                                           help="Price every op with a cost table: a name in cost_tables/ "
+                                                "(e.g. aero-secretflow) or a path. Adds comm, rounds, latency."),
+    network: Optional[str] = typer.Option(None, "--network", "-n", metavar="PRESET",
+                                          help="Network preset (lan, wan, wan-aero, ...). Default: the "
+                                               "table's own (a calibrated table's fitted effective network)."),
+    bandwidth: Optional[float] = typer.Option(None, "--bandwidth", metavar="BPS",
+                                              help="Bandwidth in bits/s, overriding the network's."),
+    rtt: Optional[float] = typer.Option(None, "--rtt", metavar="SECONDS", help="Round-trip time in seconds, "
+                                        "overriding the network's."),
+    baseline: Optional[Path] = typer.Option(None, "--baseline", metavar="SPEC",
+                                            help="Report savings against this spec (same context, --set, "
+                                                 "table and network)."),
+    allow_missing: bool = typer.Option(False, "--allow-missing", help="List ops the table cannot price as "
+                                       "uncosted instead of failing (they are never counted as zero)."),
 ):
-    """Count parameters, MACs, FLOPs and nonlinear ops of an architecture, per op, layer and block.
+    """Count parameters, MACs, FLOPs and nonlinear ops of an architecture, per op, layer and block;
+    with --protocol, also communication, rounds and latency under MPC.
 
-    Example: pidse estimate arch_specs/gpt2_sm_ln_g.yaml --context 256 --flops-convention aero
+    Examples:
+
+      pidse estimate arch_specs/gpt2_sm_ln_g.yaml --context 256 --flops-convention aero
+
+      pidse estimate arch_specs/gpt2_sm_scfuffn.yaml -p aero-secretflow --baseline arch_specs/gpt2_sm_ln_g.yaml
     """
+    from pidse.costs import load_table, resolve_network
     from pidse.estimate import estimate as run_estimate
     from pidse.render import render
     from pidse.spec import load_spec
 
-    loaded = load_spec(spec, set_, context)
+    if protocol is None and (network or bandwidth or rtt or baseline or allow_missing):
+        raise InputError("--network/--bandwidth/--rtt/--baseline/--allow-missing", None,
+                         "--protocol TABLE as well: they only apply to priced estimates")
+    table = load_table(protocol) if protocol else None
+    net = resolve_network(network, bandwidth, rtt, table) if table else None
+    price = dict(convention=convention.value, table=table, network=net, allow_missing=allow_missing)
+    result = run_estimate(load_spec(spec, set_, context), **price)
+    base = run_estimate(load_spec(baseline, set_, context), **price) if baseline else None
     grouping = (by.value if by else ("op" if fmt in (Format.json, Format.csv) else "block"))
-    typer.echo(render(run_estimate(loaded, convention.value), fmt.value, grouping).rstrip("\n"))
+    typer.echo(render(result, fmt.value, grouping, base).rstrip("\n"))
+
+
+@app.command()
+@user_errors
+def calibrate(
+    data: Path = typer.Argument(..., metavar="DATA.csv", help="Measured rows: spec (+ set) or AERO label, "
+                                "context, comm_bytes|comm_gb, latency_s|latency_min, network, weight, source.",
+                                show_default=False),
+    template: Path = typer.Option(..., "--template", "-t", help="Cost table with coefficient symbols to fit "
+                                  "(cost_tables/templates/*.yaml).", show_default=False),
+    out: Optional[Path] = typer.Option(None, "--out", "-o", help="Write the fitted table here (YAML)."),
+    fmt: Format = typer.Option(Format.table, "--format", "-f", help="Format of the residual table."),
+):
+    """Fit a cost table's per-op coefficients to measured whole-model rows.
+
+    Non-negative fit (costs cannot be negative) of communication, then of latency with an effective
+    bandwidth and RTT; flags data whose bytes could not cross the stated network in the time measured.
+
+    Example: pidse calibrate cost_tables/data/aero-secretflow.csv -t cost_tables/templates/aero-secretflow.yaml
+    -o cost_tables/aero-secretflow.yaml
+    """
+    from pidse.calibrate import fit, read_rows, write_table
+    from pidse.render import residual_report
+
+    result = fit(template, read_rows(data))
+    typer.echo(residual_report(result, fmt.value).rstrip("\n"))
+    for warning in result.warnings:
+        typer.echo(f"warning: {warning}", err=True)
+    if out:
+        write_table(result, out)
+        typer.echo(f"wrote {out}", err=True)
 
 
 def main():  # console-script entry point

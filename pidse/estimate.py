@@ -7,6 +7,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from pidse import counting
+from pidse.costs import COST_COLUMNS, price, resolve_network
 from pidse.graph import BLOCKS, build_graph
 from pidse.spec import Spec
 
@@ -20,10 +21,19 @@ class Estimate:
     convention: str
     ops: list[dict]  # one row per op node, in execution order
     graph: object = field(repr=False)
+    table: object = None  # CostTable when priced
+    network: object = None  # Network when priced
+    uncosted: list = field(default_factory=list)  # op kinds the table could not price (--allow-missing)
+
+    @property
+    def columns(self) -> tuple[str, ...]:
+        """The numeric columns of every row: counts, plus costs when priced."""
+        return COUNT_COLUMNS + (COST_COLUMNS if self.table is not None else ())
 
     @property
     def totals(self) -> dict:
-        return {col: sum(row[col] for row in self.ops) for col in COUNT_COLUMNS}
+        """Sums over ops. Uncosted ops (None) are skipped: check `uncosted` before trusting cost totals."""
+        return {col: sum(row[col] for row in self.ops if row[col] is not None) for col in self.columns}
 
     @property
     def flops_by_block(self) -> dict:
@@ -45,10 +55,10 @@ class Estimate:
             raise ValueError(f"unknown grouping {by!r}; expected one of {GROUPINGS}")
         groups: dict = {}
         for row in self.ops:
-            acc = groups.setdefault(row[by], {by: row[by], "ops": 0, **{c: 0 for c in COUNT_COLUMNS}})
+            acc = groups.setdefault(row[by], {by: row[by], "ops": 0, **{c: 0 for c in self.columns}})
             acc["ops"] += 1
-            for col in COUNT_COLUMNS:
-                acc[col] += row[col]
+            for col in self.columns:
+                acc[col] += row[col] or 0
         return list(groups.values())
 
     def frame(self):
@@ -58,7 +68,9 @@ class Estimate:
         return pd.json_normalize(self.ops, sep="_")
 
 
-def estimate(spec: Spec, convention: str = "dense") -> Estimate:
+def estimate(spec: Spec, convention: str = "dense", table=None, network=None,
+             allow_missing: bool = False) -> Estimate:
+    """Count (and, given a cost table and network, price) every op of `spec`'s graph."""
     if convention not in counting.CONVENTIONS:
         raise ValueError(f"unknown FLOPs convention {convention!r}; expected one of {counting.CONVENTIONS}")
     graph = build_graph(spec)
@@ -68,4 +80,9 @@ def estimate(spec: Spec, convention: str = "dense") -> Estimate:
         row["macs"] = counting.macs(node["kind"], node["shape"])
         row["flops"] = counting.flops(node, convention)
         rows.append(row)
-    return Estimate(spec, convention, rows, graph)
+    if table is None:
+        return Estimate(spec, convention, rows, graph)
+    if network is None:
+        network = resolve_network(table=table)
+    uncosted = price(rows, table, network, allow_missing)
+    return Estimate(spec, convention, rows, graph, table, network, uncosted)

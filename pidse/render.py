@@ -1,33 +1,58 @@
-"""Output edge: an Estimate as a table, Markdown, JSON or CSV. Numbers become text only here."""
+"""Output edge: estimates (and calibration residuals) as a table, Markdown, JSON or CSV.
+
+Numbers become text only here: GB, minutes, "14.5G".
+"""
 from __future__ import annotations
 
 import csv
 import io
 import json
 
-from pidse.estimate import COUNT_COLUMNS, Estimate
+from pidse.costs import COST_COLUMNS
+from pidse.estimate import Estimate
 from pidse.graph import SHAPE_KEYS
 
 FORMATS = ("table", "json", "csv", "markdown")
 SHAPE_COLUMNS = tuple(dict.fromkeys(k for keys in SHAPE_KEYS.values() for k in keys))
+OP_COLUMNS = ("op", "kind", "layer", "block", "stage", "step", "shape", "attrs", "params", "macs", "flops")
 
+
+# ---- units -------------------------------------------------------------------------------------------------
 
 def si(value: float, unit: str = "") -> str:
-    """124439808 -> '124.44M'; keeps three significant-ish digits."""
+    """124439808 -> '124.44M'."""
     for factor, prefix in ((1e12, "T"), (1e9, "G"), (1e6, "M"), (1e3, "K")):
         if abs(value) >= factor:
             return f"{value / factor:.2f}{prefix}{unit}"
-    return f"{value:g}{unit}"
+    return f"{value:.3g}{unit}"
+
+
+def gigabytes(n_bytes: float) -> str:
+    return f"{n_bytes / 1e9:.2f} GB" if n_bytes >= 1e7 else f"{n_bytes / 1e6:.2f} MB"
+
+
+def duration(seconds: float) -> str:
+    return f"{seconds / 60:.2f} min" if seconds >= 120 else f"{seconds:.2f} s"
 
 
 def shape_text(shape: dict) -> str:
     return " ".join(f"{k}={v}" for k, v in shape.items())
 
 
-def summary(est: Estimate) -> dict:
-    """The estimate as plain data: the documented JSON schema."""
+# ---- plain data (the JSON schema) ---------------------------------------------------------------------------
+
+def savings(est: Estimate, baseline: Estimate) -> dict:
+    """Baseline over estimate: 4.0 means the estimate costs a quarter of the baseline."""
+    out = {"baseline": baseline.spec.name}
+    for col in ("comm_bytes", "latency_s", "rounds", "flops"):
+        if col in est.totals and est.totals[col]:
+            out[f"{col}_x"] = baseline.totals[col] / est.totals[col]
+    return out
+
+
+def summary(est: Estimate, baseline: Estimate | None = None) -> dict:
     spec = est.spec
-    return {
+    data = {
         "spec": spec.name,
         "label": spec.label,
         "source": spec.source,
@@ -38,31 +63,56 @@ def summary(est: Estimate) -> dict:
         "flops_by_block": est.flops_by_block,
         "nonlinear_ops": est.nonlinear_ops,
         "head_nonlinear_ops": est.head_nonlinear_ops,
-        "ops": [{k: row[k] for k in ("op", "kind", "layer", "block", "stage", "step", "shape", "attrs",
-                                     *COUNT_COLUMNS)} for row in est.ops],
     }
+    if est.table is not None:
+        net = est.network
+        data["protocol"] = {"table": est.table.name, "path": est.table.path, "parties": est.table.parties,
+                            "description": est.table.protocol}
+        data["network"] = {"name": net.name, "bandwidth_bps": net.bandwidth_bps, "rtt_s": net.rtt_s}
+        data["uncosted"] = est.uncosted
+        data["by_kind"] = shares(est.breakdown("kind"), est.totals)
+        if baseline is not None:
+            data["savings"] = savings(est, baseline)
+    cost_keys = ("comm_bytes", "rounds", "compute_s", "latency_s", "source", "grade") if est.table else ()
+    data["ops"] = [{k: row[k] for k in OP_COLUMNS + cost_keys} for row in est.ops]
+    return data
 
 
-def to_json(est: Estimate, by: str = "op") -> str:
-    data = summary(est)
+def shares(rows: list[dict], totals: dict) -> list[dict]:
+    """Add `<col>_pct` shares of the totals for the cost columns (what dominates)."""
+    out = []
+    for r in rows:
+        r = dict(r)
+        for col in ("comm_bytes", "latency_s", "rounds"):
+            if col in r:
+                r[f"{col}_pct"] = 100.0 * r[col] / totals[col] if totals.get(col) else 0.0
+        out.append(r)
+    return out
+
+
+def to_json(est: Estimate, by: str = "op", baseline: Estimate | None = None) -> str:
+    data = summary(est, baseline)
     if by != "op":
-        data["breakdown"] = {"by": by, "rows": est.breakdown(by)}
+        data["breakdown"] = {"by": by, "rows": shares(est.breakdown(by), est.totals)}
     return json.dumps(data, indent=2)
 
 
 def to_csv(est: Estimate, by: str = "op") -> str:
     rows = est.breakdown(by)
     if by == "op":
-        head = ["op", "kind", "layer", "block", "stage", "step", *SHAPE_COLUMNS, *COUNT_COLUMNS]
-        rows = [{**{k: r[k] for k in head if k in r}, **r["shape"]} for r in rows]
+        extra = ("source", "grade") if est.table is not None else ()
+        head = ["op", "kind", "layer", "block", "stage", "step", *SHAPE_COLUMNS, *est.columns, *extra]
+        rows = [{**r, **r["shape"]} for r in rows]
     else:
-        head = [by, "ops", *COUNT_COLUMNS]
+        head = [by, "ops", *est.columns]
     out = io.StringIO()
     writer = csv.DictWriter(out, head, extrasaction="ignore", lineterminator="\n")
     writer.writeheader()
     writer.writerows(rows)
     return out.getvalue()
 
+
+# ---- tables -------------------------------------------------------------------------------------------------
 
 def grid(header: list[str], rows: list[list[str]], markdown: bool) -> str:
     """Aligned plain-text columns (text left, numbers right), or a Markdown table."""
@@ -77,44 +127,106 @@ def grid(header: list[str], rows: list[list[str]], markdown: bool) -> str:
 
 
 def _is_number(text: str) -> bool:
-    return bool(text) and (text[0].isdigit() or text[0] == "-" and text[1:2].isdigit())
+    return bool(text) and (text[0].isdigit() or text[0] in "-+" and text[1:2].isdigit() or text == "-")
 
 
-def to_table(est: Estimate, by: str = "block", markdown: bool = False) -> str:
+def facts_block(title: str, facts: list[tuple[str, str]], markdown: bool) -> str:
+    if markdown:
+        return "\n".join([f"### {title}", ""] + [f"- **{k}**: {v}" for k, v in facts])
+    width = max(len(k) for k, _ in facts)
+    return "\n".join([title] + [f"  {k.ljust(width)}  {v}" for k, v in facts])
+
+
+def to_table(est: Estimate, by: str = "block", markdown: bool = False, baseline: Estimate | None = None) -> str:
     spec, totals = est.spec, est.totals
-    title = f"{spec.name}" + (f" ({spec.label})" if spec.label else "")
+    code = (lambda s: f"`{s}`") if markdown else (lambda s: s)
     facts = [
         ("spec", spec.source),
         ("context", f"{spec.context} tokens, generate {spec.inference.generate}"),
         ("params", f"{totals['params']:,} ({si(totals['params'])})"),
         ("MACs", si(totals["macs"])),
         (f"FLOPs ({est.convention})", si(totals["flops"])),
-        ("nonlinear ops", est.nonlinear_ops or "none"),
-        ("head nonlinear ops", est.head_nonlinear_ops or "none"),
+        ("nonlinear ops", code(est.nonlinear_ops or "none")),
+        ("head nonlinear ops", code(est.head_nonlinear_ops or "none")),
     ]
-    if markdown:
-        head = [f"### {title}", ""] + [f"- **{k}**: `{v}`" if "ops" in k else f"- **{k}**: {v}" for k, v in facts]
-    else:
-        width = max(len(k) for k, _ in facts)
-        head = [title] + [f"  {k.ljust(width)}  {v}" for k, v in facts]
+    priced = est.table is not None
+    if priced:
+        net = est.network
+        facts += [
+            ("protocol", f"{est.table.name} ({est.table.parties} parties)"),
+            ("network", f"{net.name}: {net.bandwidth_bps / 1e6:,.0f} Mbps, RTT {net.rtt_s * 1e3:.1f} ms"),
+            ("communication", gigabytes(totals["comm_bytes"]) + " (total over parties)"),
+            ("rounds", f"{totals['rounds']:,.0f}"),
+            ("latency", duration(totals["latency_s"]) + f" (compute {duration(totals['compute_s'])})"),
+        ]
+        if est.uncosted:
+            facts.append(("UNCOSTED", ", ".join(est.uncosted) + ": not in the table, left out of the totals"))
+        if baseline is not None:
+            s = savings(est, baseline)
+            facts.append((f"vs {baseline.spec.name}", f"communication {s.get('comm_bytes_x', 0):.2f}x less, "
+                                                       f"latency {s.get('latency_s_x', 0):.2f}x less"))
+    title = spec.name + (f" ({spec.label})" if spec.label else "")
+    return facts_block(title, facts, markdown) + "\n\n" + grid(*breakdown_grid(est, by), markdown) + "\n"
 
-    rows = est.breakdown(by)
-    total_flops = totals["flops"] or 1
+
+def breakdown_grid(est: Estimate, by: str) -> tuple[list[str], list[list[str]]]:
+    rows, totals = shares(est.breakdown(by), est.totals), est.totals
     label_cols = ["op", "kind", "layer", "block", "shape"] if by == "op" else [by]
-    header = label_cols + (["ops"] if by != "op" else []) + ["params", "MACs", "FLOPs", "FLOPs %"]
+    header = label_cols + ([] if by == "op" else ["ops"]) + ["params", "MACs", "FLOPs", "FLOPs %"]
+    if est.table is not None:
+        header += ["comm", "comm %", "rounds", "latency", "latency %"]
     body = []
     for r in rows:
-        labels = [shape_text(r["shape"]) if c == "shape" else ("-" if r[c] is None else str(r[c]))
-                  for c in label_cols]
-        counts = ([str(r["ops"])] if by != "op" else []) + [si(r["params"]), si(r["macs"]), si(r["flops"]),
-                                                            f"{100 * r['flops'] / total_flops:.1f}"]
-        body.append(labels + counts)
-    return "\n".join(head) + "\n\n" + grid(header, body, markdown) + "\n"
+        cells = [shape_text(r["shape"]) if c == "shape" else ("-" if r[c] is None else str(r[c]))
+                 for c in label_cols]
+        cells += ([] if by == "op" else [str(r["ops"])])
+        cells += [si(r["params"]), si(r["macs"]), si(r["flops"]),
+                  f"{100 * r['flops'] / (totals['flops'] or 1):.1f}"]
+        if est.table is not None:
+            if r.get("comm_bytes") is None:
+                cells += ["uncosted", "-", "-", "-", "-"]
+            else:
+                cells += [gigabytes(r["comm_bytes"]), f"{r['comm_bytes_pct']:.1f}", f"{r['rounds']:.0f}",
+                          duration(r["latency_s"]), f"{r['latency_s_pct']:.1f}"]
+        body.append(cells)
+    return header, body
 
 
-def render(est: Estimate, fmt: str, by: str) -> str:
+def render(est: Estimate, fmt: str, by: str, baseline: Estimate | None = None) -> str:
     if fmt == "json":
-        return to_json(est, by)
+        return to_json(est, by, baseline)
     if fmt == "csv":
         return to_csv(est, by)
-    return to_table(est, by, markdown=fmt == "markdown")
+    return to_table(est, by, markdown=fmt == "markdown", baseline=baseline)
+
+
+# ---- calibration residuals ----------------------------------------------------------------------------------
+
+def residual_report(result, fmt: str = "table") -> str:
+    """Measured vs fitted per row, the coefficients and the effective network of a calibration."""
+    if fmt == "json":
+        return json.dumps({"coefficients": result.coefficients, "bandwidth_bps": result.bandwidth_bps,
+                           "rtt_s": result.rtt_s, "residuals": result.residuals,
+                           "warnings": result.warnings}, indent=2)
+    if fmt == "csv":
+        out = io.StringIO()
+        writer = csv.DictWriter(out, list(dict.fromkeys(k for r in result.residuals for k in r)),
+                                lineterminator="\n")
+        writer.writeheader()
+        writer.writerows(result.residuals)
+        return out.getvalue()
+    markdown = fmt == "markdown"
+    header = ["row", "comm", "fit", "error %", "latency", "fit", "error %"]
+    body = []
+    for r in result.residuals:
+        timed = "latency_s" in r
+        body.append([r["row"], gigabytes(r["comm_bytes"]), gigabytes(r["comm_bytes_fit"]),
+                     f"{r['comm_error_pct']:+.2f}",
+                     duration(r["latency_s"]) if timed else "-", duration(r["latency_s_fit"]) if timed else "-",
+                     f"{r['latency_error_pct']:+.2f}" if timed else "-"])
+    coefs = [[name, f"{value:.4g}"] for name, value in sorted(result.coefficients.items())]
+    text = grid(header, body, markdown) + "\n\n" + grid(["coefficient", "value"], coefs, markdown)
+    if result.bandwidth_bps is not None:
+        text += (f"\n\neffective network: {result.bandwidth_bps / 1e6:,.0f} Mbps, "
+                 f"RTT {result.rtt_s * 1e3:.1f} ms")
+    return text + "\n"

@@ -1,0 +1,231 @@
+"""Cost tables (per-op MPC cost formulas), network presets, and pricing an op graph's rows.
+
+A cost table (cost_tables/NAME.yaml) gives, for every op kind, formulas over that op's shape symbols:
+  comm_bytes  bytes sent over the network, TOTAL over all parties
+  rounds      sequential round trips the op adds
+  compute_s   local computation time
+each with `source` and `grade` (measured | published | derived | estimate). A kind the table declares
+`unknown` or does not list is an error when a graph uses it; it is never priced as zero.
+
+Latency model (batch 1, ops run one after another, parallel inside an op):
+  latency_s = compute_s + 8 * comm_bytes / bandwidth_bps + rounds * rtt_s
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from pidse.errors import InputError
+from pidse.formula import Formula, FormulaError
+from pidse.graph import OP_KINDS
+
+ROOT = Path(__file__).resolve().parents[1]
+TABLES_DIR = ROOT / "cost_tables"
+NETWORKS_FILE = Path(__file__).resolve().parent / "data" / "networks.yaml"
+GRADES = ("measured", "published", "derived", "estimate")
+METRICS = ("comm_bytes", "rounds", "compute_s")
+COST_COLUMNS = ("comm_bytes", "rounds", "compute_s", "latency_s")
+
+
+@dataclass(frozen=True)
+class Network:
+    name: str
+    bandwidth_bps: float
+    rtt_s: float
+    source: str = ""
+
+    def latency_s(self, comm_bytes, rounds, compute_s):
+        return compute_s + 8.0 * comm_bytes / self.bandwidth_bps + rounds * self.rtt_s
+
+
+@dataclass(frozen=True)
+class CostEntry:
+    kind: str
+    formulas: dict  # metric -> Formula
+    source: str
+    grade: str
+
+
+@dataclass(frozen=True)
+class CostTable:
+    name: str
+    description: str
+    parties: int
+    protocol: str
+    ring_bits: int | None
+    fraction_bits: int | None
+    network: Network | None  # default network (a preset, or the effective one a calibration fitted)
+    entries: dict  # kind -> CostEntry
+    unknown: dict  # kind -> why it is not priced
+    constants: dict = field(default_factory=dict)  # named numbers usable in formulas
+    path: str = ""
+    raw: dict = field(default_factory=dict, repr=False)
+
+    def entry(self, kind: str, op: str = "") -> CostEntry:
+        if kind in self.entries:
+            return self.entries[kind]
+        why = self.unknown.get(kind, "not listed")
+        used = f" (used by {op})" if op else ""
+        raise InputError(self.path, f"ops.{kind}", f"a cost entry for op kind '{kind}'{used}; the table has "
+                         f"none ({why}); pass --allow-missing to list such ops as uncosted")
+
+
+# ---- networks ------------------------------------------------------------------------------------------
+
+def load_networks() -> dict[str, Network]:
+    import yaml
+
+    data = yaml.safe_load(NETWORKS_FILE.read_text())
+    return {name: Network(name, float(v["bandwidth_bps"]), float(v["rtt_s"]), v.get("source", ""))
+            for name, v in data.items()}
+
+
+def resolve_network(name: str | None = None, bandwidth_bps: float | None = None, rtt_s: float | None = None,
+                    table: CostTable | None = None) -> Network:
+    """A preset by name (or the table's default), with --bandwidth / --rtt overriding its fields."""
+    presets = load_networks()
+    if name in (None, "table"):
+        base = table.network if table and table.network else None
+        if base is None and (bandwidth_bps is None or rtt_s is None):
+            raise InputError("--network", None, "a preset name (" + ", ".join(presets) + "), or both "
+                             "--bandwidth and --rtt, since the cost table names no default network")
+        base = base or Network("custom", 0.0, 0.0)
+    elif name in presets:
+        base = presets[name]
+    else:
+        from pidse.schema import suggest
+
+        raise InputError("--network", None, "one of " + ", ".join(presets) + suggest(name, presets), name)
+    if bandwidth_bps is not None and bandwidth_bps <= 0:
+        raise InputError("--bandwidth", None, "a positive bandwidth in bits per second", bandwidth_bps)
+    if rtt_s is not None and rtt_s < 0:
+        raise InputError("--rtt", None, "a round-trip time >= 0 in seconds", rtt_s)
+    if bandwidth_bps is None and rtt_s is None:
+        return base
+    return Network(f"{base.name} (custom)" if base.name != "custom" else "custom",
+                   bandwidth_bps if bandwidth_bps is not None else base.bandwidth_bps,
+                   rtt_s if rtt_s is not None else base.rtt_s, base.source)
+
+
+# ---- cost tables ---------------------------------------------------------------------------------------
+
+def table_path(name: str) -> Path:
+    path = Path(name)
+    if path.suffix in (".yaml", ".yml") or path.parent != Path("."):
+        return path
+    return TABLES_DIR / f"{name}.yaml"
+
+
+def list_tables() -> list[str]:
+    return sorted(p.stem for p in TABLES_DIR.glob("*.yaml"))
+
+
+def load_table(name: str) -> CostTable:
+    """Load a table by name (cost_tables/NAME.yaml) or path; every formula is checked now, not mid-estimate."""
+    from pidse.spec import read_mapping
+
+    path = table_path(name)
+    if not path.is_file():
+        raise InputError("--protocol", None, "a cost table name (" + ", ".join(list_tables()) + ") or a path to "
+                         "a cost-table YAML", name)
+    data = read_mapping(path)
+    src = str(path)
+    for key in ("name", "parties", "protocol", "ops"):
+        if key not in data:
+            raise InputError(src, key, "this key in a cost table")
+    known = {"version", "name", "description", "parties", "protocol", "ring_bits", "fraction_bits", "network",
+             "communication", "rounds_note", "online_only", "constants", "ops", "fit", "notes", "anchors"}
+    for key in data:
+        if key not in known:
+            from pidse.schema import suggest
+
+            raise InputError(src, key, "a known cost-table key" + suggest(key, known))
+    constants = data.get("constants") or {}
+    if not all(isinstance(v, (int, float)) and not isinstance(v, bool) for v in constants.values()):
+        raise InputError(src, "constants", "a mapping of names to numbers")
+
+    entries, unknown = {}, {}
+    for kind, spec in (data["ops"] or {}).items():
+        where = f"ops.{kind}"
+        if kind not in OP_KINDS:
+            from pidse.schema import suggest
+
+            raise InputError(src, where, "an op kind (" + ", ".join(OP_KINDS) + ")" + suggest(kind, OP_KINDS))
+        if isinstance(spec, dict) and spec.get("unknown"):
+            unknown[kind] = str(spec["unknown"])
+            continue
+        entries[kind] = _entry(src, kind, spec, constants)
+    network = data.get("network")
+    if isinstance(network, str):
+        network = resolve_network(network)
+    elif isinstance(network, dict):
+        try:
+            network = Network(network.get("name", "table"), float(network["bandwidth_bps"]),
+                              float(network["rtt_s"]), network.get("source", ""))
+        except (KeyError, TypeError, ValueError):
+            raise InputError(src, "network", "a preset name or {bandwidth_bps, rtt_s}", network) from None
+    return CostTable(data["name"], data.get("description", ""), data["parties"], data["protocol"],
+                     data.get("ring_bits"), data.get("fraction_bits"), network, entries, unknown, constants,
+                     src, data)
+
+
+def _entry(src: str, kind: str, spec, constants: dict) -> CostEntry:
+    from pidse.graph import SHAPE_KEYS
+
+    where = f"ops.{kind}"
+    if not isinstance(spec, dict):
+        raise InputError(src, where, "a mapping with comm_bytes, rounds, compute_s, source, grade "
+                         "(or `unknown: why`)", spec)
+    allowed = set(SHAPE_KEYS[kind]) | {"elements"} | set(constants)
+    formulas = {}
+    for metric in METRICS:
+        if metric not in spec:
+            raise InputError(src, f"{where}.{metric}", "a formula (use 0 for a cost the op does not have)")
+        try:
+            formula = Formula(spec[metric])
+        except FormulaError as err:
+            raise InputError(src, f"{where}.{metric}", f"a formula over {', '.join(sorted(allowed))} ({err})")
+        if not formula.symbols <= allowed:
+            bad = ", ".join(sorted(formula.symbols - allowed))
+            raise InputError(src, f"{where}.{metric}", f"only the symbols {', '.join(sorted(allowed))}", bad)
+        formulas[metric] = formula
+    if spec.get("grade") not in GRADES:
+        raise InputError(src, f"{where}.grade", "one of " + ", ".join(GRADES), spec.get("grade"))
+    if not spec.get("source"):
+        raise InputError(src, f"{where}.source", "where the numbers come from")
+    return CostEntry(kind, formulas, str(spec["source"]), spec["grade"])
+
+
+def shape_values(kind: str, shape: dict) -> dict:
+    """The symbols a formula may use for one op: its shape plus `elements` (the output elements)."""
+    if kind in ("linear", "lm_head"):
+        elements = shape["m"] * shape["n"]
+    elif kind == "matmul":
+        elements = shape["batch"] * shape["m"] * shape["n"]
+    elif kind == "embedding":
+        elements = shape["tokens"] * shape["dim"]
+    else:
+        elements = shape.get("batch", 1) * shape["rows"] * shape["cols"]
+    return {**shape, "elements": elements}
+
+
+def price(rows: list[dict], table: CostTable, network: Network, allow_missing: bool = False) -> list[str]:
+    """Add comm_bytes, rounds, compute_s, latency_s, source and grade to each op row, in place.
+
+    Returns the op kinds left uncosted (only with allow_missing); their cost columns are None, never 0.
+    """
+    uncosted = []
+    for row in rows:
+        kind = row["kind"]
+        if kind not in table.entries and allow_missing:
+            if kind not in uncosted:
+                uncosted.append(kind)
+            row.update({c: None for c in COST_COLUMNS}, source=None, grade=None)
+            continue
+        entry = table.entry(kind, row["op"])
+        values = {**table.constants, **shape_values(kind, row["shape"])}
+        cost = {m: float(entry.formulas[m](**{s: values[s] for s in entry.formulas[m].symbols}))
+                for m in METRICS}
+        cost["latency_s"] = network.latency_s(cost["comm_bytes"], cost["rounds"], cost["compute_s"])
+        row.update(cost, source=f"{Path(table.path).name}#ops.{kind}", grade=entry.grade)
+    return uncosted
