@@ -12,17 +12,19 @@ class _Config:
         self.cfg, self.source = cfg, source
 
     def get(self, key: str, default=..., kind=int):
-        value = self.cfg.get(key, default)
-        if value is ...:
+        if key not in self.cfg and default is ...:
             raise InputError(self.source, key, f"this key in a {self.cfg.get('model_type')} config")
+        value = self.cfg.get(key)
+        if value is None and default is not ...:  # absent or null (GPT-2's n_inner: null): the default
+            return default
         is_number = isinstance(value, (int, float)) and not isinstance(value, bool)
-        if value is not None and not (type(value) is int if kind is int else is_number):
+        if not (type(value) is int if kind is int else is_number):  # a required key set to null included
             raise InputError(self.source, key, "an integer" if kind is int else "a number", value)
         return value
 
     def activation(self, key: str, default: str) -> str:
         name = self.cfg.get(key, default)
-        if name not in ACTIVATIONS:
+        if not isinstance(name, str) or name not in ACTIVATIONS:  # a list here must not become a TypeError
             raise InputError(self.source, key, "one of " + ", ".join(sorted(ACTIVATIONS)), name)
         return ACTIVATIONS[name]
 
@@ -69,7 +71,7 @@ FAMILIES = {"gpt2": _gpt2, "gpt_neox": _gpt_neox, "llama": _llama, "mistral": _l
 def spec_mapping_from_hf_config(cfg: dict, source: str) -> dict:
     """A spec mapping (ready for validation) from a HuggingFace config dict."""
     family = cfg.get("model_type")
-    if family not in FAMILIES:
+    if not isinstance(family, str) or family not in FAMILIES:
         raise InputError(source, "model_type", "a supported HuggingFace family: " + ", ".join(FAMILIES), family)
     data = FAMILIES[family](_Config(cfg, source))
     data["model"] = {k: v for k, v in data["model"].items() if v is not None}

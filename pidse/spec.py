@@ -171,22 +171,38 @@ def validate(spec: Spec) -> Spec:
         raise InputError(src, "inference.generate", "a positive integer", inf.generate)
     if inf.batch != 1:
         raise InputError(src, "inference.batch", "1 (pidse models batch-1 private inference)", inf.batch)
-    if spec.context + inf.generate - 1 > m.max_context:
-        raise InputError(src, "inference.context", f"context + generate - 1 <= model.max_context ({m.max_context})",
-                         spec.context)
+    room = m.max_context - spec.context  # positions left for generated tokens after the prompt
+    if room < 0:
+        raise InputError(src, "inference.context", f"at most model.max_context ({m.max_context})", spec.context)
+    if inf.generate - 1 > room:  # name generate when it, not the prompt, is what overflows the context
+        raise InputError(src, "inference.generate", f"at most model.max_context - context + 1 ({room + 1})",
+                         inf.generate)
     return spec
 
 
 # ---- loading ---------------------------------------------------------------------------------------------
 
+def _yaml_loader():
+    """libyaml's safe loader where PyYAML has it: parsing is most of a `pidse estimate` run in pure Python."""
+    import yaml
+
+    return getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+
+
 def read_mapping(path: Path) -> dict:
     """Parse a YAML/JSON file into a mapping, turning every failure into one InputError line."""
+    import json
+
     import yaml
 
     if not path.is_file():
         raise InputError(path, None, "an existing spec file (YAML, or a HuggingFace config.json)")
     try:
-        data = yaml.safe_load(path.read_text())
+        text = path.read_text()
+        # JSON goes to the JSON parser: PyYAML rejects tab indentation and reads 1e-05 as a string.
+        data = json.loads(text) if path.suffix == ".json" else yaml.load(text, Loader=_yaml_loader())
+    except json.JSONDecodeError as err:
+        raise InputError(path, f"line {err.lineno}", f"well-formed JSON ({err.msg})") from None
     except yaml.YAMLError as err:
         mark = getattr(err, "problem_mark", None)
         where = f"line {mark.line + 1}" if mark else None
@@ -194,6 +210,8 @@ def read_mapping(path: Path) -> dict:
         raise InputError(path, where, f"well-formed YAML ({problem})") from None
     except UnicodeDecodeError:
         raise InputError(path, None, "a UTF-8 text file") from None
+    except OSError as err:
+        raise InputError(path, None, f"a readable file ({err.strerror})") from None
     if not isinstance(data, dict):
         raise InputError(path, None, "a mapping of keys to values at the top level", type(data).__name__)
     return data
@@ -214,7 +232,9 @@ def resolve_extends(path: Path, seen: tuple[Path, ...] = ()) -> dict:
     if not isinstance(parent, str):
         raise InputError(path, "extends", "a path to another spec file", parent)
     parent_path = (path.parent / parent).resolve()
-    if parent_path in seen:
+    if not parent_path.is_file():  # name the file that points at it, not just the missing one
+        raise InputError(path, "extends", "a path to an existing spec file, relative to this one", parent)
+    if parent_path in seen or parent_path == path.resolve():
         raise InputError(path, "extends", "no cycle of extends", parent)
     base = resolve_extends(parent_path, seen + (path.resolve(),))
     for key in ("name", "label", "description"):  # identity is not inherited
@@ -229,7 +249,7 @@ def parse_override(text: str) -> tuple[list[str], Any]:
     if not sep or not key.strip():
         raise InputError("--set", text, "dotted.key=value")
     try:
-        value = yaml.safe_load(raw) if raw.strip() else None
+        value = yaml.load(raw, Loader=_yaml_loader()) if raw.strip() else None
     except yaml.YAMLError:
         value = raw
     return key.strip().split("."), value
@@ -248,9 +268,12 @@ def apply_overrides(data: dict, overrides) -> tuple[dict, set[str]]:
             raise InputError("--set", ".".join(path), f"a key inside it, not the whole mapping ({describe(hint)})")
         node = data
         for part in path[:-1]:
+            if not isinstance(node.get(part, {}), (dict, type(None))):
+                break  # the file has a non-mapping here: leave it, so that validation names the file's error
             node[part] = dict(node.get(part) or {})
             node = node[part]
-        node[path[-1]] = value
+        else:
+            node[path[-1]] = value
         keys.add(".".join(path))
     return data, keys
 
@@ -264,13 +287,17 @@ def load_spec(path: str | Path, overrides=(), context: int | None = None) -> Spe
         data = spec_mapping_from_hf_config(read_mapping(path), str(path))
     else:
         data = resolve_extends(path)
-    overrides = list(overrides) + ([f"inference.context={context}"] if context is not None else [])
     data, override_keys = apply_overrides(data, overrides)
+    options = dict.fromkeys(override_keys, "--set")  # key -> the option that set it, named in its errors
+    if context is not None:
+        data, _ = apply_overrides(data, [f"inference.context={context}"])
+        options["inference.context"] = "--context"
     data.setdefault("name", path.stem)
     try:
         spec = from_mapping(Spec, data, str(path))
         return validate(dataclasses.replace(spec, source=str(path)))
     except InputError as err:
-        if err.key in override_keys:
-            err.source = "--set"
+        for key, option in options.items():  # the key itself, or an item of it (attention.projections[1])
+            if err.key == key or str(err.key).startswith((key + ".", key + "[")):
+                err.source = option
         raise

@@ -1,0 +1,80 @@
+"""Shared helpers: repository paths, a tiny-spec factory and CLI runners."""
+from __future__ import annotations
+
+import copy
+from pathlib import Path
+
+import pytest
+import yaml
+from typer.testing import CliRunner
+
+from pidse.cli import app
+from pidse.estimate import estimate
+from pidse.spec import load_spec, merge
+
+ROOT = Path(__file__).resolve().parents[1]
+SPECS = ROOT / "arch_specs"
+DATA = Path(__file__).resolve().parent / "data"
+SHIPPED = sorted(SPECS.glob("*.yaml"))
+
+# The tiny model every hand derivation starts from: L=2, H=2, d=8 (head dim 4), d_ff=16, V=10, T=4, and
+# max_context 8 (so learned positions hold 8 x 8 = 64 params, and generate=3 fits: 4 + 3 - 1 <= 8).
+# Everything else is the spec default: biases, pre-LN LayerNorms, softmax, GELU, learned positions, tied head.
+TINY = {
+    "version": 1,
+    "model": {"layers": 2, "heads": 2, "d_model": 8, "d_ff": 16, "vocab_size": 10, "max_context": 8},
+    "inference": {"context": 4},
+}
+
+
+def write_yaml(path: Path, data) -> Path:
+    """Write `data` (a mapping, or raw text) to `path`, returning the path."""
+    path.write_text(data if isinstance(data, str) else yaml.safe_dump(data, sort_keys=False))
+    return path
+
+
+def tiny_spec(**sections) -> dict:
+    """TINY with `sections` merged in key by key (a non-mapping value replaces the section)."""
+    return merge(copy.deepcopy(TINY), sections)
+
+
+@pytest.fixture
+def tiny_file(tmp_path):
+    """tiny_file(**sections) -> path of a YAML spec: tiny_spec(**sections)."""
+    def make(name: str = "tiny", **sections) -> Path:
+        return write_yaml(tmp_path / f"{name}.yaml", tiny_spec(**sections))
+    return make
+
+
+@pytest.fixture
+def tiny(tiny_file):
+    """tiny(**sections) -> (dense Estimate, aero Estimate) of the tiny spec with `sections` merged in."""
+    def make(**sections):
+        spec = load_spec(tiny_file(**sections))
+        return estimate(spec, "dense"), estimate(spec, "aero")
+    return make
+
+
+def rows(est) -> dict:
+    """Op rows of an estimate by node name."""
+    return {row["op"]: row for row in est.ops}
+
+
+runner = CliRunner()
+
+
+def invoke(*args):
+    """Run the `pidse` CLI in-process; every argument is turned into a string."""
+    return runner.invoke(app, [str(a) for a in args])
+
+
+def assert_one_line_error(result, *needles):
+    """Bad input: exit code 2, exactly one line on stderr and nothing on stdout, naming every needle."""
+    assert result.exit_code == 2, result.output
+    assert "Traceback" not in result.output
+    assert result.stdout == ""
+    lines = result.stderr.splitlines()
+    assert len(lines) == 1, lines
+    for needle in needles:
+        assert str(needle) in lines[0], (needle, lines[0])
+    return lines[0]
