@@ -132,17 +132,19 @@ def estimate_json(*args) -> dict:
 
 
 def test_json_documented_keys(tiny_file):
+    # README "JSON output": the keys of an unpriced estimate
     out = estimate_json(tiny_file())
-    assert {"spec", "context", "totals", "flops_by_block", "nonlinear_ops", "ops"} <= set(out)
-    assert (out["spec"], out["context"]) == ("tiny", 4)
+    assert {"spec", "label", "source", "context", "generate", "flops_convention", "totals", "flops_by_block",
+            "nonlinear_ops", "head_nonlinear_ops", "ops"} <= set(out)
+    assert (out["spec"], out["context"], out["generate"], out["flops_convention"]) == ("tiny", 4, 1, "dense")
     # the tiny model's totals (derived in test_graph_counts.py)
     assert {k: out["totals"][k] for k in ("params", "macs", "flops")} == {"params": 1360, "macs": 4688,
                                                                           "flops": 9376}
-    assert {"attention", "ffn", "embedding", "head"} <= set(out["flops_by_block"])
+    assert set(out["flops_by_block"]) == {"embedding", "attention", "ffn", "norm", "head"}
     assert out["nonlinear_ops"] == "SM:4xR4x4 LN:4xR4x8 G:2xR4x16"
     assert len(out["ops"]) == 35  # 2 embedding ops, 2 x 15 per layer, 3 head ops
     for op in out["ops"]:
-        assert {"op", "kind", "layer", "block", "shape", "macs", "flops"} <= set(op)
+        assert {"op", "kind", "layer", "block", "stage", "step", "shape", "attrs", "params", "macs", "flops"} <= set(op)
     assert "breakdown" not in out  # json defaults to per-op rows
 
 
