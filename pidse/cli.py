@@ -1,7 +1,6 @@
 """The `pidse` command line: a thin shell over the Python API. Heavy imports stay inside the commands."""
 from __future__ import annotations
 
-import functools
 import sys
 from enum import Enum
 from pathlib import Path
@@ -9,7 +8,7 @@ from typing import List, Optional
 
 import typer
 
-from pidse.errors import InputError
+from pidse.errors import InputError, user_errors
 
 app = typer.Typer(
     help="pidse: cost model and design-space exploration for private (MPC/HE) LLM inference.\n\n"
@@ -48,18 +47,6 @@ def _version(value: bool):
 def _main(version: bool = typer.Option(False, "--version", callback=_version, is_eager=True,
                                        help="Print the version and exit.")):
     """pidse: cost model and design-space exploration for private (MPC/HE) LLM inference."""
-
-
-def user_errors(command):
-    """Bad input ends in one line on stderr and exit code 2, never a traceback."""
-    @functools.wraps(command)
-    def wrapper(*args, **kwargs):
-        try:
-            return command(*args, **kwargs)
-        except InputError as err:
-            typer.echo(f"error: {err}", err=True)
-            raise typer.Exit(2)
-    return wrapper
 
 
 @app.command()
@@ -148,6 +135,11 @@ def calibrate(
     if out:
         write_table(result, out)
         typer.echo(f"wrote {out}", err=True)
+
+
+from pidse.ppl_cli import app as ppl_app  # noqa: E402  (sub-apps mount after the main app exists)
+
+app.add_typer(ppl_app, name="ppl", help="The measured-perplexity database: list, add, import, export.")
 
 
 def main():  # console-script entry point

@@ -1,6 +1,8 @@
 """The one error type users see: a clear line naming the file, the key and what was expected."""
 from __future__ import annotations
 
+import functools
+
 
 class InputError(Exception):
     """Bad user input. The CLI prints `str(err)` on one line and exits with code 2."""
@@ -16,3 +18,17 @@ class InputError(Exception):
 
     def __str__(self) -> str:  # kept in sync with a source rewritten after construction
         return self.line()
+
+
+def user_errors(command):
+    """CLI decorator: bad input ends in one line on stderr and exit code 2, never a traceback."""
+    @functools.wraps(command)
+    def wrapper(*args, **kwargs):
+        import typer
+
+        try:
+            return command(*args, **kwargs)
+        except InputError as err:
+            typer.echo(f"error: {err}", err=True)
+            raise typer.Exit(2)
+    return wrapper

@@ -4,14 +4,13 @@ Mounted by pidse/cli.py with `app.add_typer(ppl_app, name="ppl")`. Heavy imports
 """
 from __future__ import annotations
 
-import functools
 import json
 from pathlib import Path
 from typing import List, Literal, Optional
 
 import typer
 
-from pidse.errors import InputError
+from pidse.errors import InputError, user_errors
 
 app = typer.Typer(
     help="Measured perplexities of trained architectures: list, add, import, export. An SQLite database at "
@@ -25,18 +24,6 @@ SET = typer.Option([], "--set", metavar="KEY=VALUE", help="Override a spec value
                    "`pidse estimate`, e.g. --set ffn.prune_last=6. Repeatable.")
 TABLE_COLUMNS = ("id", "family", "label", "arch_key", "layers", "heads", "d_model", "vocab_size", "context",
                  "dataset", "train_tokens", "ppl", "source")
-
-
-def user_errors(command):
-    """Bad input ends in one line on stderr and exit code 2, never a traceback (as in pidse.cli)."""
-    @functools.wraps(command)
-    def wrapper(*args, **kwargs):
-        try:
-            return command(*args, **kwargs)
-        except InputError as err:
-            typer.echo(f"error: {err}", err=True)
-            raise typer.Exit(2)
-    return wrapper
 
 
 def _report(stored, what: str) -> None:
