@@ -7,6 +7,7 @@ override names `--set` as its source.
 from __future__ import annotations
 
 import dataclasses
+import re
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
@@ -242,6 +243,9 @@ def resolve_extends(path: Path, seen: tuple[Path, ...] = ()) -> dict:
     return merge(base, data)
 
 
+_SCIENTIFIC = re.compile(r"[-+]?(\d+\.?\d*|\.\d+)[eE][-+]?\d+")
+
+
 def parse_override(text: str) -> tuple[list[str], Any]:
     import yaml
 
@@ -252,6 +256,8 @@ def parse_override(text: str) -> tuple[list[str], Any]:
         value = yaml.load(raw, Loader=_yaml_loader()) if raw.strip() else None
     except yaml.YAMLError:
         value = raw
+    if isinstance(value, str) and _SCIENTIFIC.fullmatch(value):  # YAML 1.1 reads "1e-5" as a string
+        value = float(value)
     return key.strip().split("."), value
 
 
