@@ -12,6 +12,7 @@ Latency model (batch 1, ops run one after another, parallel inside an op):
 """
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -72,6 +73,7 @@ class CostTable:
 
 # ---- networks ------------------------------------------------------------------------------------------
 
+@functools.lru_cache(maxsize=1)
 def load_networks() -> dict[str, Network]:
     import yaml
 

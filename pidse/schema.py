@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import dataclasses
 import difflib
+import functools
 import types
 import typing
 from typing import Any, Literal
@@ -75,7 +76,7 @@ def from_mapping(cls, data: Any, source: str, prefix: str = ""):
     if not isinstance(data, dict):
         raise InputError(source, where, "a mapping of keys to values", data)
     fields = {f.name: f for f in dataclasses.fields(cls) if f.init and not f.metadata.get("internal")}
-    hints = typing.get_type_hints(cls)
+    hints = _type_hints(cls)
     for name in data:
         if name not in fields:
             key = f"{prefix}.{name}" if prefix else str(name)
@@ -91,13 +92,18 @@ def from_mapping(cls, data: Any, source: str, prefix: str = ""):
     return cls(**kwargs)
 
 
+@functools.lru_cache(maxsize=None)
+def _type_hints(cls) -> dict:
+    return typing.get_type_hints(cls)
+
+
 def field_hint(cls, path: list[str]):
     """The type hint at a dotted path in a dataclass schema, or InputError-ready (None, known keys)."""
     hint = cls
     for i, part in enumerate(path):
         if not dataclasses.is_dataclass(hint):
             return None, [], i
-        types_ = typing.get_type_hints(hint)
+        types_ = _type_hints(hint)
         hints = {f.name: types_[f.name] for f in dataclasses.fields(hint) if not f.metadata.get("internal")}
         if part not in hints:
             return None, list(hints), i

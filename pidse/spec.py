@@ -262,9 +262,10 @@ def parse_override(text: str) -> tuple[list[str], Any]:
 
 
 def apply_overrides(data: dict, overrides) -> tuple[dict, set[str]]:
+    """Overrides are "a.b=value" strings (values parsed as YAML) or (dotted key, value) pairs."""
     data, keys = dict(data), set()
-    for text in overrides:
-        path, value = parse_override(text)
+    for item in overrides:
+        path, value = parse_override(item) if isinstance(item, str) else (item[0].split("."), item[1])
         hint, known, depth = field_hint(Spec, path)
         if hint is None:
             bad = ".".join(path[: depth + 1])
