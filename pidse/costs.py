@@ -159,6 +159,9 @@ def load_table(name: str) -> CostTable:
         entries[kind] = _entry(src, kind, spec, constants)
     network = data.get("network")
     if isinstance(network, str):
+        if network not in load_networks():
+            raise InputError(src, "network", "a network preset (" + ", ".join(load_networks()) + ") or "
+                             "{bandwidth_bps, rtt_s}", network)
         network = resolve_network(network)
     elif isinstance(network, dict):
         try:

@@ -57,8 +57,8 @@ class Estimate:
         for row in self.ops:
             acc = groups.setdefault(row[by], {by: row[by], "ops": 0, **{c: 0 for c in self.columns}})
             acc["ops"] += 1
-            for col in self.columns:
-                acc[col] += row[col] or 0
+            for col in self.columns:  # an uncosted op makes its group's cost unknown, never 0
+                acc[col] = None if acc[col] is None or row[col] is None else acc[col] + row[col]
         return list(groups.values())
 
     def frame(self):

@@ -42,7 +42,8 @@ class Formula:
         for node in ast.walk(tree):
             if not isinstance(node, _ALLOWED):
                 raise FormulaError(f"{type(node).__name__} is not allowed in formula {self.text!r}")
-            if isinstance(node, ast.Constant) and not isinstance(node.value, (int, float)):
+            if isinstance(node, ast.Constant) and (isinstance(node.value, bool)
+                                                   or not isinstance(node.value, (int, float))):
                 raise FormulaError(f"only numbers are allowed as constants in {self.text!r}")
             if isinstance(node, ast.Call):
                 if not isinstance(node.func, ast.Name) or node.func.id not in FUNCTIONS or node.keywords:

@@ -85,7 +85,8 @@ def shares(rows: list[dict], totals: dict) -> list[dict]:
         r = dict(r)
         for col in ("comm_bytes", "latency_s", "rounds"):
             if col in r:
-                r[f"{col}_pct"] = 100.0 * r[col] / totals[col] if totals.get(col) else 0.0
+                r[f"{col}_pct"] = None if r[col] is None else (100.0 * r[col] / totals[col] if totals.get(col)
+                                                               else 0.0)
         out.append(r)
     return out
 

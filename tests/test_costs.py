@@ -292,9 +292,6 @@ def test_bad_table(tmp_path, change, needles):
     assert_one_line_error(invoke("estimate", tiny_spec(tmp_path), "-p", path), path, needles[0])
 
 
-@pytest.mark.xfail(strict=True, reason="BUG: a table whose `network:` names an unknown preset fails with "
-                   "'--network: expected one of lan, ...': the line names neither the table file nor its "
-                   "`network` key (costs.load_table passes the name to resolve_network, whose errors say --network)")
 def test_bad_network_preset_in_table_names_the_file(tmp_path):
     path = hand_table(tmp_path, network="lan2")
     with pytest.raises(InputError) as err:

@@ -44,8 +44,6 @@ def test_grammar_rejects(text):
         Formula(text)
 
 
-@pytest.mark.xfail(strict=True, reason="BUG: booleans pass the grammar as numbers (ast.Constant True is an int): "
-                   "a YAML `comm_bytes: yes` or `true` loads as True and silently prices as 1 byte")
 @pytest.mark.parametrize("text", [True, "True", "False * elements"], ids=["yaml-bool", "True", "False-times"])
 def test_grammar_rejects_booleans(text):
     with pytest.raises(FormulaError):
