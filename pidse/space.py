@@ -134,15 +134,20 @@ def load_space(name: str = "aero") -> Space:
                  contexts, axes, layers, prune, base)
 
 
-def aero_label(spec: Spec) -> str:
-    """AERO's notation for a spec: SM+LN+G, SM+ScFuFFNi6, EReg(SM(t)+ScFuFFN), H&H SM+ScFFN, ..."""
+def aero_label(spec: Spec, layers: int | None = None, prune_last: int | None = None) -> str:
+    """AERO's notation for a spec: SM+LN+G, SM+ScFuFFNi6, EReg(SM(t)+ScFuFFN), H&H SM+ScFFN, ...
+
+    `layers` and `prune_last` stand in for the spec's own (the sweep labels every depth without copying it).
+    """
     a, n, f = spec.attention, spec.norm, spec.ffn
+    layers = spec.model.layers if layers is None else layers
+    prune_last = f.prune_last if prune_last is None else prune_last
     parts = ["PSM" if a.kind == "power_softmax" else "SM"]
     parts[0] += "(t)" if a.temperature == "learnable" else ""
     if n.kind != "none" and (n.attention or n.ffn):
         parts.append({"layernorm": "LN", "rmsnorm": "RMS"}[n.kind])
-    prune = f"i{f.prune_last}" if f.prune_last else ""
-    if f.prune_last >= spec.model.layers:
+    prune = f"i{prune_last}" if prune_last else ""
+    if prune_last >= layers:
         parts.append("noFFN")
     elif f.activation != "identity":
         parts.append({"gelu": "G", "relu": "R", "silu": "S"}[f.activation] + ("LU" if f.gated else "")

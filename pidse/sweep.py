@@ -50,7 +50,11 @@ def layer_parts(spec, table) -> Parts:
 
 def evaluate(space: Space, contexts, protocols=None, networks=None, progress=None):
     """Every point of `space` at every context, protocol and network: a list of (context, structures, frame)
-    with one tidy pandas DataFrame per (context, protocol, network), and the number of invalid combinations."""
+    with one tidy pandas DataFrame per (context, protocol, network), and the number of invalid combinations.
+
+    Rows are structure-major (every depth of structure 0, then of structure 1, ...), so that costs and labels
+    are broadcasts and tiles, never per-row gathers or Python loops.
+    """
     import pandas as pd
 
     protocols = protocols or space.protocols
@@ -58,44 +62,51 @@ def evaluate(space: Space, contexts, protocols=None, networks=None, progress=Non
     tables = {p: load_table(p) for p in protocols}
     depth = [(L, k) for L in space.layers for k in space.prune_values(L)]
     Lp, kp = (np.array(v, dtype=float) for v in zip(*depth))
+    by_kind = {m: [INDEX[f"{m}:{k}"] for k in OP_KINDS] for m in KIND_METRICS}
+    latency_columns = ["latency_s"] + [f"latency_s:{k}" for k in OP_KINDS]
     frames, skipped = [], 0
     jobs = [(T, p) for T in contexts for p in protocols]
     for T, protocol in (progress(jobs) if progress else jobs):
         structures, n_skipped = space.structures(T)
         skipped += n_skipped
         table = tables[protocol]
+        n_s, n_d = len(structures), len(depth)
         parts = [layer_parts(st.spec, table) for st in structures]
-        fixed, layer, ffn = (np.array([getattr(p, name) for p in parts]) for name in ("fixed", "layer", "ffn"))
-        sid = np.repeat(np.arange(len(structures)), len(depth))
-        L, k = np.tile(Lp, len(structures)), np.tile(kp, len(structures))
-        values = fixed[sid] + L[:, None] * layer[sid] + (L - k)[:, None] * ffn[sid]
-        columns = {"structure": sid, "layers": L.astype(int), "prune_last": k.astype(int)}
+        fixed, layer, ffn = (np.array([getattr(p, name) for p in parts]).reshape(n_s, 1, len(COLUMNS))
+                             for name in ("fixed", "layer", "ffn"))
+        values = (fixed + Lp[None, :, None] * layer + (Lp - kp)[None, :, None] * ffn).reshape(-1, len(COLUMNS))
+        sid = np.repeat(np.arange(n_s), n_d)
+        columns = {"structure": sid, "layers": np.tile(Lp, n_s).astype(int),
+                   "prune_last": np.tile(kp, n_s).astype(int)}
         for axis in space.axes:
             names = [st.choices[axis] for st in structures]
             columns[axis] = pd.Categorical.from_codes(sid, categories=list(dict.fromkeys(names))) \
                 if len(set(names)) == len(names) else np.array(names, dtype=object)[sid]
-        base = pd.DataFrame({**columns, **dict(zip(COLUMNS, values.T))})
-        base["context"], base["protocol"] = T, protocol
-        base["label"] = _labels(structures, sid, L, k)
+        ids = pd.DataFrame(columns)
+        costs = pd.DataFrame(values, columns=list(COLUMNS), copy=False)
+        labels = _labels(structures, Lp, kp)
         for name in networks:
             net = resolve_network(name, table=table)
-            latency = {"latency_s": base["compute_s"] + 8 * base["comm_bytes"] / net.bandwidth_bps
-                       + base["rounds"] * net.rtt_s}
-            for kind in OP_KINDS:
-                latency[f"latency_s:{kind}"] = base[f"compute_s:{kind}"] \
-                    + 8 * base[f"comm_bytes:{kind}"] / net.bandwidth_bps + base[f"rounds:{kind}"] * net.rtt_s
-            frames.append((T, structures, pd.concat([base, pd.DataFrame(latency)], axis=1).assign(network=net.name)))
+            latency = np.column_stack([
+                values[:, INDEX["compute_s"]] + 8 * values[:, INDEX["comm_bytes"]] / net.bandwidth_bps
+                + values[:, INDEX["rounds"]] * net.rtt_s,
+                values[:, by_kind["compute_s"]] + 8 * values[:, by_kind["comm_bytes"]] / net.bandwidth_bps
+                + values[:, by_kind["rounds"]] * net.rtt_s]) if len(values) else np.zeros((0, len(latency_columns)))
+            tail = pd.DataFrame({"context": np.full(len(values), T), "protocol": protocol, "label": labels})
+            frame = pd.concat([ids, costs, tail, pd.DataFrame(latency, columns=latency_columns, copy=False)],
+                              axis=1)
+            frames.append((T, structures, frame.assign(network=net.name)))
     return frames, skipped
 
 
-def _labels(structures, sid, L, k) -> np.ndarray:
-    """AERO label per row, computed once per (structure, prune depth, whether every FFN is pruned)."""
-    keys = np.stack([sid, k, (k >= L)], axis=1)
-    unique, inverse = np.unique(keys, axis=0, return_inverse=True)
-    # any depth above k labels a partly pruned model the same way; k itself labels a fully pruned one
-    names = [aero_label(with_depth(structures[int(s)].spec, int(kk) + (0 if full else 1), int(kk)))
-             for s, kk, full in unique]
-    return np.array(names, dtype=object)[inverse.ravel()]
+def _labels(structures, Lp, kp) -> np.ndarray:
+    """AERO label per row (structure-major, then depth): one aero_label call per structure and distinct
+    (prune depth, every FFN pruned) pair, since any depth above k labels a partly pruned model the same way."""
+    k = kp.astype(int)
+    keys, code = np.unique(2 * k + (kp >= Lp), return_inverse=True)
+    names = [aero_label(st.spec, layers=int(key) // 2 + (0 if key % 2 else 1), prune_last=int(key) // 2)
+             for st in structures for key in keys]
+    return np.array(names, dtype=object).reshape(len(structures), len(keys))[:, code.ravel()].ravel()
 
 
 def with_depth(spec, layers: int, prune_last: int):
@@ -109,7 +120,8 @@ def join_ppl(frame, structures, setting, runs: list[dict]):
     """Add ppl, ppl_status (ok / diverged / unmeasured), ppl_source and arch_key to the rows of one context.
 
     Several runs of one architecture: the one with the most training tokens wins (then the first stored),
-    so AERO's main tables beat its smaller ablation re-runs.
+    so AERO's main tables beat its smaller ablation re-runs. Only rows whose dimensions some run has are
+    hashed, once per distinct (structure, layers, prune_last); the others get no key.
     """
     from pidse.archkey import arch_key
 
@@ -120,20 +132,27 @@ def join_ppl(frame, structures, setting, runs: list[dict]):
     for r in sorted(runs, key=lambda r: (-(r["train_tokens"] or 0), r["id"])):
         best.setdefault(r["arch_key"], r)
     dims = {(r["layers"], r["d_model"], r["heads"], r["vocab_size"]) for r in best.values()}
-    keys, cache = [], {}
-    for sid, L, k in zip(frame["structure"], frame["layers"], frame["prune_last"]):
-        spec = structures[sid].spec
-        if (L, spec.model.d_model, spec.model.heads, spec.model.vocab_size) not in dims:
-            keys.append(None)  # no run of these dimensions exists: skip the hashing
-            continue
-        if (sid, L, k) not in cache:
-            cache[(sid, L, k)] = arch_key(with_depth(spec, L, k))
-        keys.append(cache[(sid, L, k)])
-    frame["arch_key"] = keys
-    matched = [best.get(key) for key in keys]
-    frame["ppl"] = [r["ppl"] if r and r["status"] == "ok" else np.nan for r in matched]
-    frame["ppl_status"] = [r["status"] if r else "unmeasured" for r in matched]
-    frame["ppl_source"] = [r["source"] if r else "" for r in matched]
+    sid, L, k = (frame[c].to_numpy() for c in ("structure", "layers", "prune_last"))
+    n = len(frame)
+    known = np.zeros((len(structures), int(L.max(initial=0)) + 1), dtype=bool)  # structure x layers with runs
+    for s, st in enumerate(structures):
+        m = st.spec.model
+        for layers, d_model, heads, vocab in dims:
+            if (d_model, heads, vocab) == (m.d_model, m.heads, m.vocab_size) and layers < known.shape[1]:
+                known[s, layers] = True
+    rows = np.flatnonzero(known[sid, L]) if n else np.zeros(0, dtype=int)
+    keys = np.full(n, None, dtype=object)
+    ppl, status, source = np.full(n, np.nan), np.full(n, "unmeasured", dtype=object), np.full(n, "", dtype=object)
+    if rows.size:
+        distinct, inverse = np.unique(np.column_stack([sid[rows], L[rows], k[rows]]), axis=0, return_inverse=True)
+        inverse = inverse.ravel()
+        hashed = [arch_key(with_depth(structures[s].spec, layers, pruned)) for s, layers, pruned in distinct]
+        matched = [best.get(key) for key in hashed]
+        keys[rows] = np.array(hashed, dtype=object)[inverse]
+        ppl[rows] = np.array([r["ppl"] if r and r["status"] == "ok" else np.nan for r in matched])[inverse]
+        status[rows] = np.array([r["status"] if r else "unmeasured" for r in matched], dtype=object)[inverse]
+        source[rows] = np.array([r["source"] if r else "" for r in matched], dtype=object)[inverse]
+    frame["arch_key"], frame["ppl"], frame["ppl_status"], frame["ppl_source"] = keys, ppl, status, source
     return frame
 
 
