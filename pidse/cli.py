@@ -137,6 +137,78 @@ def calibrate(
         typer.echo(f"wrote {out}", err=True)
 
 
+@app.command()
+@user_errors
+def sweep(
+    context: Optional[str] = typer.Option(None, "--context", "-T", metavar="T[,T...]",
+                                          help="Contexts to sweep, comma-separated (default: the space's)."),
+    space: str = typer.Option("aero", "--space", "-s", metavar="NAME|FILE",
+                              help="Design space: a name in arch_specs/spaces/ or a path to a space YAML."),
+    protocol: Optional[str] = typer.Option(None, "--protocol", "-p", metavar="TABLE[,TABLE...]",
+                                           help="Cost tables, comma-separated (default: the space's)."),
+    network: Optional[str] = typer.Option(None, "--network", "-n", metavar="PRESET[,PRESET...]",
+                                          help="Network presets, comma-separated; `table` is the table's own "
+                                               "(default: the space's)."),
+    out: Path = typer.Option(Path("reports"), "--out", "-o", metavar="DIR",
+                             help="Folder for sweep.csv, sweep.md and the plots."),
+    db: Optional[Path] = typer.Option(None, "--db", envvar="PIDSE_DB", metavar="FILE", show_default=False,
+                                      help="Measured-perplexity database (default $PIDSE_DB, else "
+                                           "~/.local/share/pidse/ppl.sqlite)."),
+    fmt: Format = typer.Option(Format.table, "--format", "-f", help="Format of the summary printed to stdout."),
+):
+    """Evaluate every point of a design space, join measured perplexities, mark the Pareto fronts
+    (perplexity vs communication, vs latency) and write a CSV, a Markdown report and plots.
+
+    Example: pidse sweep --context 128,256,512
+    """
+    from pidse.costs import load_table, resolve_network
+    from pidse.ppl import open_db
+    from pidse.report import render_summary, write_outputs
+    from pidse.space import load_space
+    from pidse.sweep import sweep as run_sweep
+
+    design = load_space(space)
+    contexts = _int_list(context, "--context") if context else list(design.contexts) or [128]
+    protocols = _name_list(protocol, "--protocol") or design.protocols
+    networks = _name_list(network, "--network") or design.networks
+    for name in protocols:  # bad names fail here, in one line, before any work
+        table = load_table(name)
+        for net in networks:
+            resolve_network(name=net, table=table)
+
+    def progress(label):
+        def wrap(items):
+            with typer.progressbar(items, label=label, file=sys.stderr, show_pos=True) as bar:
+                yield from bar
+        return wrap
+
+    with open_db(db) as store:
+        df = run_sweep(design, contexts, protocols, networks, db=store, progress=progress("sweep"))
+    given = (("--context", context), ("--space", None if space == "aero" else space), ("--protocol", protocol),
+             ("--network", network), ("--out", None if out == Path("reports") else out))
+    command = " ".join(["pidse sweep"] + [f"{k} {v}" for k, v in given if v is not None])
+    written = write_outputs(df, design, out, command, progress=progress("plots"))
+    typer.echo(render_summary(df, fmt.value).rstrip("\n"))
+    typer.echo(f"wrote {len(written)} files to {out}/ ({len(df):,} points): "
+               + ", ".join(p.name for p in written), err=True)
+
+
+def _int_list(text: str, option: str) -> list[int]:
+    items = [t.strip() for t in text.split(",")]
+    if not all(t.isdigit() and int(t) > 0 for t in items):
+        raise InputError(option, None, "positive integers separated by commas, e.g. 128,256,512", text)
+    return list(dict.fromkeys(int(t) for t in items))
+
+
+def _name_list(text: str | None, option: str) -> list[str]:
+    if text is None:
+        return []
+    items = [t.strip() for t in text.split(",")]
+    if not all(items):
+        raise InputError(option, None, "names separated by commas", text)
+    return list(dict.fromkeys(items))
+
+
 from pidse.ppl_cli import app as ppl_app  # noqa: E402  (sub-apps mount after the main app exists)
 
 app.add_typer(ppl_app, name="ppl", help="The measured-perplexity database: list, add, import, export.")
