@@ -209,6 +209,100 @@ def _name_list(text: str | None, option: str) -> list[str]:
     return list(dict.fromkeys(items))
 
 
+class Metric(str, Enum):
+    params = "params"
+    macs = "macs"
+    flops = "flops"
+    comm = "comm"
+    rounds = "rounds"
+    compute = "compute"
+    latency = "latency"
+
+
+class FormulaBy(str, Enum):
+    block = "block"
+    op = "op"
+
+
+class FormulaFormat(str, Enum):
+    text = "text"
+    latex = "latex"
+
+
+@app.command()
+@user_errors
+def formula(
+    spec: Path = typer.Argument(..., metavar="SPEC", help="Architecture spec or HuggingFace config.json.",
+                                show_default=False),
+    metric: Metric = typer.Option(Metric.comm, "--metric", "-m", help="Which cost. comm, rounds, compute and "
+                                  "latency need --protocol."),
+    by: Optional[FormulaBy] = typer.Option(None, "--by", help="One formula per block or per op kind (default: "
+                                           "the whole model)."),
+    protocol: Optional[str] = typer.Option(None, "--protocol", "-p", metavar="TABLE", help="Cost table."),
+    network: Optional[str] = typer.Option(None, "--network", "-n", metavar="PRESET",
+                                          help="Put this network's bandwidth and RTT into latency (default: "
+                                               "keep them as symbols BW, RTT)."),
+    set_: List[str] = typer.Option([], "--set", metavar="KEY=VALUE", help="Override a spec value."),
+    convention: Convention = typer.Option(Convention.dense, "--flops-convention", help="FLOPs convention."),
+    fmt: FormulaFormat = typer.Option(FormulaFormat.text, "--format", "-f", help="text, or LaTeX (align*)."),
+):
+    """The closed form of a cost in T (context), L (layers), d (d_model), H (heads), d_ff, V (vocab), collected
+    by powers of T. The same model as `pidse estimate`, with symbols for the sizes.
+
+    Example: pidse formula arch_specs/gpt2_sm_ln_g.yaml --metric comm -p aero-secretflow --by op
+    """
+    from pidse import symbolic
+    from pidse.costs import load_table, resolve_network
+    from pidse.spec import load_spec
+
+    loaded = load_spec(spec, set_)
+    needs_table = metric.value in ("comm", "rounds", "compute", "latency")
+    if needs_table and not protocol:
+        raise InputError("--metric", None, f"--protocol TABLE as well: {metric.value} is priced by a cost table",
+                         metric.value)
+    table = load_table(protocol) if protocol else None
+    forms = symbolic.closed_forms(loaded, table, convention.value, by.value if by else None)
+    net = resolve_network(network, table=table) if network else None
+    values = {} if net is None else {symbolic.symbols()["BW"]: net.bandwidth_bps, symbolic.symbols()["RTT"]: net.rtt_s}
+    lines = [(group, symbolic.rounded(exprs[metric.value].subs(values))) for group, exprs in forms.items()]
+    typer.echo(symbolic.render(loaded, metric.value, lines, latex=fmt == FormulaFormat.latex, network=net))
+
+
+@app.command()
+@user_errors
+def scaling(
+    spec: Path = typer.Argument(..., metavar="SPEC", help="Architecture spec or HuggingFace config.json.",
+                                show_default=False),
+    context: str = typer.Option("128:32768", "--context", "-T", metavar="LO:HI",
+                                help="Contexts: LO:HI (powers of two), LO:HI:xF, or a comma list."),
+    protocol: Optional[str] = typer.Option(None, "--protocol", "-p", metavar="TABLE", help="Cost table."),
+    network: Optional[str] = typer.Option(None, "--network", "-n", metavar="PRESET", help="Network preset "
+                                          "(default: the table's)."),
+    set_: List[str] = typer.Option([], "--set", metavar="KEY=VALUE", help="Override a spec value."),
+    plot: Optional[Path] = typer.Option(None, "--plot", help="Write a PNG of costs and shares against T."),
+    fmt: Format = typer.Option(Format.table, "--format", "-f", help="Output format of the table."),
+):
+    """How costs and each op kind's share grow with context, and the crossovers solved on the closed forms:
+    attention vs FFN FLOPs, when softmax leads communication, when bandwidth time overtakes round trips.
+
+    Example: pidse scaling arch_specs/gpt2_sm_ln_g.yaml -p aero-secretflow --plot reports/scaling_gpt2.png
+    """
+    from pidse import scaling as sc
+    from pidse.costs import load_table, resolve_network
+    from pidse.spec import load_spec
+
+    loaded = load_spec(spec, set_)
+    contexts = sc.parse_contexts(context)
+    table = load_table(protocol) if protocol else None
+    net = resolve_network(network, table=table) if table else None
+    rows = sc.scaling_table(loaded, contexts, table, net)
+    crossings = sc.crossovers(loaded, table, net)
+    typer.echo(sc.render(loaded, rows, crossings, fmt.value).rstrip("\n"))
+    if plot:
+        sc.plot(loaded, rows, crossings, plot, table, net)
+        typer.echo(f"wrote {plot}", err=True)
+
+
 from pidse.ppl_cli import app as ppl_app  # noqa: E402  (sub-apps mount after the main app exists)
 
 app.add_typer(ppl_app, name="ppl", help="The measured-perplexity database: list, add, import, export.")

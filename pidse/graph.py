@@ -91,7 +91,8 @@ class _Builder:
         k = self.linear(p + "attn.k", "attention", m, d, KV * dh, a, i)
         v = self.linear(p + "attn.v", "attention", m, d, KV * dh, a, i) if "v" in proj else a
         if s.embeddings.positions == "rotary":
-            rotated = round((H + KV) * dh * s.embeddings.rotary_fraction)
+            rotated = (H + KV) * dh * s.embeddings.rotary_fraction
+            rotated = round(rotated) if isinstance(rotated, float) else rotated  # symbolic sizes stay exact
             q = k = self.op(p + "attn.rope", "rope", "attention", {"rows": m, "cols": rotated}, [q, k], i)
         cached = [f"L{i}.attn.k"] if self.step else []  # decode steps read the prefill's K/V cache
         scores = self.op(p + "attn.scores", "matmul", "attention", {"batch": H, "m": m, "k": dh, "n": kv_len},

@@ -28,10 +28,14 @@ def si(value: float, unit: str = "") -> str:
 
 
 def gigabytes(n_bytes: float) -> str:
+    if n_bytes >= 1e12:
+        return f"{n_bytes / 1e12:.2f} TB"
     return f"{n_bytes / 1e9:.2f} GB" if n_bytes >= 1e7 else f"{n_bytes / 1e6:.2f} MB"
 
 
 def duration(seconds: float) -> str:
+    if seconds >= 5 * 3600:
+        return f"{seconds / 3600:.1f} h"
     return f"{seconds / 60:.2f} min" if seconds >= 120 else f"{seconds:.2f} s"
 
 
