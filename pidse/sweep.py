@@ -37,8 +37,8 @@ def layer_parts(spec, table) -> Parts:
     one = spec.replace(model=dataclasses.replace(spec.model, layers=1),
                        ffn=dataclasses.replace(spec.ffn, prune_last=0))
     parts = {"fixed": np.zeros(len(COLUMNS)), "layer": np.zeros(len(COLUMNS)), "ffn": np.zeros(len(COLUMNS))}
-    for row in estimate(one, table=table, network=resolve_network(table=table) if table.network else
-                        resolve_network("lan")).ops:
+    # latency is recombined per network later from comm, rounds and compute: any network serves here
+    for row in estimate(one, table=table, network=resolve_network("lan")).ops:
         part = "fixed" if row["layer"] is None else ("ffn" if ".ffn." in row["op"] else "layer")
         vec = parts[part]
         for m in METRICS:
