@@ -4,11 +4,12 @@ Rows are plain dicts so that `pidse estimate` stays fast (pandas is imported onl
 """
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass, field
 
 from pidse import counting
 from pidse.costs import COST_COLUMNS, price, resolve_network
-from pidse.graph import BLOCKS, build_graph
+from pidse.graph import BLOCKS, trace
 from pidse.spec import Spec
 
 GROUPINGS = ("op", "kind", "layer", "block")
@@ -20,10 +21,18 @@ class Estimate:
     spec: Spec
     convention: str
     ops: list[dict]  # one row per op node, in execution order
-    graph: object = field(repr=False)
+    edges: list = field(repr=False)  # (source op, target op) data flow
     table: object = None  # CostTable when priced
     network: object = None  # Network when priced
     uncosted: list = field(default_factory=list)  # op kinds the table could not price (--allow-missing)
+
+    @functools.cached_property
+    def graph(self):
+        """The op graph as a networkx DiGraph, nodes annotated with their counts and costs."""
+        from pidse.graph import to_networkx
+
+        return to_networkx({r["op"]: {k: v for k, v in r.items() if k != "op"} for r in self.ops}, self.edges,
+                           self.spec.name)
 
     @property
     def columns(self) -> tuple[str, ...]:
@@ -73,16 +82,16 @@ def estimate(spec: Spec, convention: str = "dense", table=None, network=None,
     """Count (and, given a cost table and network, price) every op of `spec`'s graph."""
     if convention not in counting.CONVENTIONS:
         raise ValueError(f"unknown FLOPs convention {convention!r}; expected one of {counting.CONVENTIONS}")
-    graph = build_graph(spec)
+    nodes, edges = trace(spec)
     rows = []
-    for name, node in graph.nodes(data=True):
+    for name, node in nodes.items():
         row = {"op": name, **node}
         row["macs"] = counting.macs(node["kind"], node["shape"])
         row["flops"] = counting.flops(node, convention)
         rows.append(row)
     if table is None:
-        return Estimate(spec, convention, rows, graph)
+        return Estimate(spec, convention, rows, edges)
     if network is None:
         network = resolve_network(table=table)
     uncosted = price(rows, table, network, allow_missing)
-    return Estimate(spec, convention, rows, graph, table, network, uncosted)
+    return Estimate(spec, convention, rows, edges, table, network, uncosted)

@@ -11,17 +11,16 @@ from __future__ import annotations
 import ast
 from functools import cached_property
 
-import numpy as np
-
-# name -> (numeric implementation, sympy name). Work on scalars and numpy arrays alike.
+# name -> (numpy function, sympy name): numeric evaluation works on scalars and numpy arrays alike. numpy is
+# imported only when a formula calls a function, so that plain arithmetic keeps `pidse estimate` quick.
 FUNCTIONS = {
-    "ceil": (np.ceil, "ceiling"),
-    "floor": (np.floor, "floor"),
-    "log2": (np.log2, "log2"),
-    "log": (np.log, "log"),
-    "sqrt": (np.sqrt, "sqrt"),
-    "max": (np.maximum, "Max"),
-    "min": (np.minimum, "Min"),
+    "ceil": ("ceil", "ceiling"),
+    "floor": ("floor", "floor"),
+    "log2": ("log2", "log2"),
+    "log": ("log", "log"),
+    "sqrt": ("sqrt", "sqrt"),
+    "max": ("maximum", "Max"),
+    "min": ("minimum", "Min"),
 }
 _ALLOWED = (ast.Expression, ast.BinOp, ast.UnaryOp, ast.Constant, ast.Name, ast.Load, ast.Call,
             ast.Add, ast.Sub, ast.Mult, ast.Div, ast.Pow, ast.USub, ast.UAdd)
@@ -50,16 +49,19 @@ class Formula:
                     raise FormulaError(f"unknown function in {self.text!r}; allowed: {', '.join(FUNCTIONS)}")
             elif isinstance(node, ast.Name):
                 names.add(node.id)
-        calls = {n.func.id for n in ast.walk(tree) if isinstance(n, ast.Call)}
-        self.symbols = frozenset(names - calls)
+        self.calls = frozenset(n.func.id for n in ast.walk(tree) if isinstance(n, ast.Call))
+        self.symbols = frozenset(names - self.calls)
         self._code = compile(tree, "<formula>", "eval")
 
     def __call__(self, **values):
         missing = self.symbols - values.keys()
         if missing:
             raise FormulaError(f"formula {self.text!r} needs {', '.join(sorted(missing))}")
-        scope = {name: impl for name, (impl, _) in FUNCTIONS.items()}
-        scope.update(values)
+        scope = dict(values)
+        if self.calls:
+            import numpy as np
+
+            scope.update({name: getattr(np, impl) for name, (impl, _) in FUNCTIONS.items()})
         return eval(self._code, {"__builtins__": {}}, scope)  # safe: the AST was whitelisted above
 
     def sympy(self):
@@ -82,6 +84,8 @@ class Formula:
 
 def evaluate(formula: Formula, values: dict) -> float:
     """Evaluate with only the symbols the formula uses taken from `values`."""
+    import numpy as np
+
     result = formula(**{s: values[s] for s in formula.symbols if s in values})
     return float(result) if np.ndim(result) == 0 else result
 

@@ -40,18 +40,18 @@ NORM_KINDS = ("layernorm", "rmsnorm")
 
 
 class _Builder:
-    def __init__(self, spec: Spec):
-        import networkx as nx
+    """Records ops as plain data (networkx is slow to import; the DiGraph is made from this on demand)."""
 
-        self.spec, self.g = spec, nx.DiGraph(spec=spec.name)
+    def __init__(self, spec: Spec):
+        self.spec, self.nodes, self.edges = spec, {}, []
         self.step, self.stage = 0, "prefill"
 
     def op(self, name: str, kind: str, block: str, shape: dict, inputs=(), layer=None, params=0, **attrs) -> str:
         assert set(shape) == set(SHAPE_KEYS[kind]), (kind, shape)
         node = name if self.step == 0 else f"step{self.step}.{name}"
-        self.g.add_node(node, kind=kind, block=block, layer=layer, stage=self.stage, step=self.step,
-                        shape=shape, params=params if self.step == 0 else 0, attrs=attrs)
-        self.g.add_edges_from((src, node) for src in inputs if src is not None)
+        self.nodes[node] = dict(kind=kind, block=block, layer=layer, stage=self.stage, step=self.step,
+                                shape=shape, params=params if self.step == 0 else 0, attrs=attrs)
+        self.edges.extend((src, node) for src in dict.fromkeys(inputs) if src is not None)
         return node
 
     def norm(self, name: str, block: str, rows: int, x: str, layer=None) -> str:
@@ -151,12 +151,27 @@ class _Builder:
         return self.op("head.argmax", "argmax", "head", {"rows": 1, "cols": V}, [logits])
 
 
-def build_graph(spec: Spec):
-    """The op graph of `spec`: prefill of T tokens, then one decode step per further generated token."""
+def trace(spec: Spec) -> tuple[dict, list]:
+    """The ops of `spec` as plain data: {name: attributes} in execution order, and (source, target) edges.
+    Prefill of T tokens, then one decode step per further generated token."""
     b = _Builder(spec)
     T = spec.context
     token = b.forward(T, T, None)
     for step in range(1, spec.inference.generate):
         b.step, b.stage = step, "decode"
         token = b.forward(1, T + step, token)
-    return b.g
+    return b.nodes, b.edges
+
+
+def to_networkx(nodes: dict, edges: list, name: str = ""):
+    import networkx as nx
+
+    graph = nx.DiGraph(spec=name)
+    graph.add_nodes_from(nodes.items())
+    graph.add_edges_from(edges)
+    return graph
+
+
+def build_graph(spec: Spec):
+    """The op graph of `spec` as a networkx DiGraph, one node per op per layer, in execution order."""
+    return to_networkx(*trace(spec), spec.name)
