@@ -307,6 +307,10 @@ from pidse.ppl_cli import app as ppl_app  # noqa: E402  (sub-apps mount after th
 
 app.add_typer(ppl_app, name="ppl", help="The measured-perplexity database: list, add, import, export.")
 
+from pidse.train.cli import register as register_train  # noqa: E402  (train, entropy; torch imported inside)
+
+register_train(app)
+
 
 def main():  # console-script entry point
     app(prog_name="pidse")

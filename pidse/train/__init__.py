@@ -1,0 +1,11 @@
+"""Measure perplexity: train the model a spec describes, with AERO's training-side ideas, and feed the database.
+
+Needs the `train` extra (`pip install -e '.[train]'`, PyTorch). Modules, one job each:
+  model.py    a GPT built from a Spec, covering every axis the spec supports
+  entropy.py  attention entropy, AERO's entropy regulariser (Algorithm 1) and the entropy ranges of its figures
+  data.py     the offline corpus (Python standard library source), its deterministic split, the byte tokenizer
+  loop.py     the training loop: recipe, divergence detection, evaluation, the run folder and the database row
+  plots.py    `pidse entropy`: head-entropy ranges, layer x head heatmaps, entropy over training, a table
+  cli.py      the `pidse train` and `pidse entropy` commands (registered by pidse/cli.py)
+Nothing here imports torch at import time except model.py, entropy.py and loop.py.
+"""

@@ -1,0 +1,179 @@
+"""`pidse entropy`: what training runs did to their attention, in the style of AERO's figures.
+
+From run records (pidse.train.loop.write_run):
+  entropy_ranges.png    fraction of heads per entropy range, [0, max/4) ... [3max/4, max], one group per model
+  entropy_heatmaps.png  layer x head entropy (fraction of E_max = log T) at the end of training, one panel per model
+  entropy_training.png  mean head entropy per layer over training, one panel per model
+  loss.png              validation loss over training, every model on one plot
+  entropy.md            the summary table (also printed)
+A diverged run has no final evaluation: its panels show the last evaluation before it diverged, and say so.
+No torch needed: the records are JSON.
+"""
+from __future__ import annotations
+
+import math
+from pathlib import Path
+
+import numpy as np
+
+RANGES = ("[0, max/4)", "[max/4, max/2)", "[max/2, 3max/4)", "[3max/4, max]")
+RANGE_COLORS = ("#b2182b", "#ef8a62", "#67a9cf", "#2166ac")
+
+
+def range_fractions(entropy, e_max: float) -> list[float]:
+    """Fraction of heads in each of RANGES, from an array of head entropies (any shape) and E_max."""
+    values = np.asarray(entropy, dtype=float).ravel() / e_max
+    counts = np.bincount(np.searchsorted([0.25, 0.5, 0.75], values, side="right"), minlength=4)[:4]
+    return [float(c) / max(values.size, 1) for c in counts]
+
+
+def last_entropy(run: dict) -> tuple[np.ndarray, int]:
+    """(layers x heads entropy of the last evaluation, its step): the final one, or the last before divergence."""
+    last = run["history"]["evals"][-1]
+    return np.asarray(last["entropy"], dtype=float), last["step"]
+
+
+def title(run: dict) -> str:
+    return run.get("label") or run.get("spec_name") or run.get("name") or "run"
+
+
+def summary_rows(runs: list[dict]) -> list[dict]:
+    rows = []
+    for run in runs:
+        e_max = math.log(run["context"])
+        ent, step = last_entropy(run)
+        frac = ent / e_max
+        final = run.get("final") or {}
+        div = run.get("diverged")
+        rows.append({
+            "model": title(run), "params": run["params"], "steps": run["steps_done"], "tokens": run["tokens_seen"],
+            "status": "ok" if not div else f"diverged at step {div['step']} ({div['reason']})",
+            "train_loss": final.get("train_loss"), "eval_loss": final.get("eval_loss"),
+            "eval_ppl": final.get("eval_ppl"), "ranges": range_fractions(ent, e_max),
+            "layer_mean": frac.mean(1).tolist(), "min_head": float(frac.min()), "entropy_step": step,
+        })
+    return rows
+
+
+def render_table(rows: list[dict], markdown: bool = True) -> str:
+    from pidse.render import grid
+
+    head = ["model", "status", "steps", "train loss", "eval loss", "eval ppl", *RANGES,
+            "entropy/max by layer", "min head"]
+    body = []
+    for r in rows:
+        num = (lambda v, f="{:.4f}": "-" if v is None else f.format(v))
+        body.append([r["model"], r["status"], str(r["steps"]), num(r["train_loss"]), num(r["eval_loss"]),
+                     num(r["eval_ppl"], "{:.3f}"), *(f"{100 * x:.0f}%" for x in r["ranges"]),
+                     " ".join(f"{x:.2f}" for x in r["layer_mean"]), f"{r['min_head']:.2f}"])
+    return grid(head, body, markdown=markdown)
+
+
+def _panels(n: int, width: float = 3.2, height: float = 2.8):
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    cols = min(n, 4)
+    rows = math.ceil(n / cols)
+    fig, axes = plt.subplots(rows, cols, figsize=(width * cols, height * rows), squeeze=False)
+    for ax in axes.ravel()[n:]:
+        ax.set_visible(False)
+    return plt, fig, axes.ravel()
+
+
+def plot_ranges(runs: list[dict], path: Path) -> Path:
+    plt, fig, (ax, *_) = _panels(1, width=max(6.0, 1.3 * len(runs) + 2), height=4.2)
+    x = np.arange(len(runs))
+    width = 0.2
+    for i, (name, color) in enumerate(zip(RANGES, RANGE_COLORS)):
+        values = [100 * range_fractions(last_entropy(r)[0], math.log(r["context"]))[i] for r in runs]
+        bars = ax.bar(x + (i - 1.5) * width, values, width, label=name, color=color)
+        ax.bar_label(bars, fmt="%.0f", fontsize=7, padding=1)
+    ax.set_xticks(x, [title(r) + (" (diverged)" if r.get("diverged") else "") for r in runs], rotation=20,
+                  ha="right", fontsize=8)
+    ax.set_ylabel("heads (%)")
+    ax.set_ylim(0, 112)
+    ax.set_title("Fraction of attention heads per entropy range (E_max = log T)", fontsize=10)
+    ax.legend(title="head entropy", fontsize=8, title_fontsize=8, ncol=4, loc="upper center")
+    ax.grid(axis="y", alpha=0.3)
+    return _save(plt, fig, path)
+
+
+def plot_heatmaps(runs: list[dict], path: Path) -> Path:
+    plt, fig, axes = _panels(len(runs), width=3.0, height=2.9)
+    image = None
+    for ax, run in zip(axes, runs):
+        ent, step = last_entropy(run)
+        frac = ent / math.log(run["context"])
+        image = ax.imshow(frac, vmin=0, vmax=1, cmap="viridis", aspect="auto")
+        for (layer, head), value in np.ndenumerate(frac):
+            ax.text(head, layer, f"{value:.2f}", ha="center", va="center", fontsize=7,
+                    color="white" if value < 0.6 else "black")
+        ax.set_xticks(range(frac.shape[1]))
+        ax.set_yticks(range(frac.shape[0]))
+        ax.set_xlabel("head", fontsize=8)
+        ax.set_ylabel("layer", fontsize=8)
+        note = f"\ndiverged; last eval step {step}" if run.get("diverged") else f" (step {step})"
+        ax.set_title(title(run) + note, fontsize=9)
+    fig.colorbar(image, ax=list(axes), shrink=0.8, label="entropy / log T")
+    fig.suptitle("Attention entropy per layer and head (query-averaged, validation)", fontsize=10)
+    return _save(plt, fig, path, tight=False)
+
+
+def plot_training(runs: list[dict], path: Path) -> Path:
+    plt, fig, axes = _panels(len(runs))
+    for ax, run in zip(axes, runs):
+        evals = run["history"]["evals"]
+        steps = [e["step"] for e in evals]
+        layers = np.array([np.asarray(e["entropy"]).mean(1) for e in evals]) / math.log(run["context"])
+        for layer in range(layers.shape[1]):
+            ax.plot(steps, layers[:, layer], marker=".", label=f"layer {layer}")
+        ax.set_ylim(0, 1)
+        ax.set_xlabel("step", fontsize=8)
+        ax.set_ylabel("mean head entropy / log T", fontsize=8)
+        ax.set_title(title(run) + (" (diverged)" if run.get("diverged") else ""), fontsize=9)
+        ax.grid(alpha=0.3)
+    axes[0].legend(fontsize=7)
+    fig.suptitle("Attention entropy per layer over training", fontsize=10)
+    return _save(plt, fig, path)
+
+
+def plot_loss(runs: list[dict], path: Path) -> Path:
+    plt, fig, (ax, *_) = _panels(1, width=7.0, height=4.2)
+    for run in runs:
+        evals = run["history"]["evals"]
+        pts = [(e["step"], e["eval_loss"]) for e in evals if e["eval_loss"] is not None
+               and math.isfinite(e["eval_loss"])]
+        if pts:
+            ax.plot(*zip(*pts), marker=".", label=title(run) + (" (diverged)" if run.get("diverged") else ""))
+    ax.set_xlabel("step")
+    ax.set_ylabel("validation loss (nats per byte)")
+    ax.set_title("Validation loss over training", fontsize=10)
+    ax.grid(alpha=0.3)
+    ax.legend(fontsize=8)
+    lows = [e["eval_loss"] for r in runs for e in r["history"]["evals"][1:]
+            if e["eval_loss"] is not None and math.isfinite(e["eval_loss"])]
+    if lows:  # the first evaluation (untrained) would squash the curves that matter
+        ax.set_ylim(min(lows) - 0.05, min(max(lows), min(lows) + 2.0))
+    return _save(plt, fig, path)
+
+
+def _save(plt, fig, path: Path, tight: bool = True) -> Path:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    if tight:
+        fig.tight_layout()
+    fig.savefig(path, dpi=130, bbox_inches="tight")
+    plt.close(fig)
+    return path
+
+
+def write_report(runs: list[dict], out: Path) -> list[Path]:
+    """Every plot and the table for `runs` into folder `out`."""
+    out.mkdir(parents=True, exist_ok=True)
+    table = render_table(summary_rows(runs))
+    (out / "entropy.md").write_text(table + "\n")
+    return [plot_ranges(runs, out / "entropy_ranges.png"), plot_heatmaps(runs, out / "entropy_heatmaps.png"),
+            plot_training(runs, out / "entropy_training.png"), plot_loss(runs, out / "loss.png"),
+            out / "entropy.md"]
