@@ -109,25 +109,40 @@ def estimate(
 @app.command()
 @user_errors
 def calibrate(
-    data: Path = typer.Argument(..., metavar="DATA.csv", help="Measured rows: spec (+ set) or AERO label, "
-                                "context, comm_bytes|comm_gb, latency_s|latency_min, network, weight, source.",
-                                show_default=False),
-    template: Path = typer.Option(..., "--template", "-t", help="Cost table with coefficient symbols to fit "
-                                  "(cost_tables/templates/*.yaml).", show_default=False),
-    out: Optional[Path] = typer.Option(None, "--out", "-o", help="Write the fitted table here (YAML)."),
+    data: Optional[Path] = typer.Argument(None, metavar="[DATA.csv]", help="Measured rows: spec (+ set) or AERO "
+                                          "label, context, comm_bytes|comm_gb, latency_s|latency_min, network, "
+                                          "weight, source. Not with --engine.", show_default=False),
+    template: Optional[Path] = typer.Option(None, "--template", "-t", help="Cost table with coefficient symbols "
+                                            "to fit (cost_tables/templates/*.yaml).", show_default=False),
+    out: Optional[Path] = typer.Option(None, "--out", "-o", help="Write the fitted table here (YAML). With "
+                                       "--engine spu: default cost_tables/spu-<protocol>.yaml."),
     fmt: Format = typer.Option(Format.table, "--format", "-f", help="Format of the residual table."),
+    engine: Optional[str] = typer.Option(None, "--engine", metavar="NAME", help="Measure every op kind with a "
+                                         "real engine instead of fitting DATA.csv: spu (SecretFlow SPU, the spu "
+                                         "extra)."),
+    protocol: Optional[str] = typer.Option(None, "--protocol", "-p", metavar="NAME", help="The engine's "
+                                           "protocol (spu: cheetah, semi2k, aby3)."),
+    shapes: str = typer.Option("full", "--shapes", metavar="SET", help="Engine shapes: small (seconds) or full."),
+    repeats: int = typer.Option(3, "--repeats", min=1, help="Engine: warm runs per shape (the median is kept)."),
 ):
-    """Fit a cost table's per-op coefficients to measured whole-model rows.
+    """Fit a cost table's per-op coefficients to measured whole-model rows, or (--engine) measure every op
+    kind with a real engine at several shapes and fit per-element, per-row and per-matrix terms.
 
     Non-negative fit (costs cannot be negative) of communication, then of latency with an effective
     bandwidth and RTT; flags data whose bytes could not cross the stated network in the time measured.
 
     Example: pidse calibrate cost_tables/data/aero-secretflow.csv -t cost_tables/templates/aero-secretflow.yaml
     -o cost_tables/aero-secretflow.yaml
+
+    Example: pidse calibrate --engine spu --protocol semi2k --shapes small -o /tmp/spu-semi2k.yaml
     """
     from pidse.calibrate import fit, read_rows, write_table
     from pidse.render import residual_report
 
+    if engine is not None:
+        return _calibrate_engine(engine, protocol, shapes, repeats, out, fmt.value)
+    if data is None or template is None:
+        raise InputError("pidse calibrate", None, "DATA.csv and --template TEMPLATE, or --engine NAME --protocol P")
     result = fit(template, read_rows(data))
     typer.echo(residual_report(result, fmt.value).rstrip("\n"))
     for warning in result.warnings:
@@ -135,6 +150,62 @@ def calibrate(
     if out:
         write_table(result, out)
         typer.echo(f"wrote {out}", err=True)
+
+
+def _calibrate_engine(engine: str, protocol: Optional[str], shapes: str, repeats: int, out: Optional[Path],
+                      fmt: str) -> None:
+    """--engine: dispatch by name (each engine module measures, fits and writes its own table)."""
+    if engine == "spu":
+        from pidse.costs import TABLES_DIR
+        from pidse.engines import spu
+
+        spu.require(protocol or "")
+        from pidse.engines import spu_calibrate
+
+        if shapes not in spu_calibrate.SHAPES:
+            raise InputError("--shapes", None, "one of " + ", ".join(spu_calibrate.SHAPES), shapes)
+        table = spu_calibrate.calibrate(protocol, shapes, repeats)
+        typer.echo(spu_calibrate.summary(table, fmt).rstrip("\n"))
+        path = out or TABLES_DIR / f"spu-{protocol}.yaml"
+        spu_calibrate.write(table, path)
+        typer.echo(f"wrote {path}", err=True)
+        return
+    raise InputError("--engine", None, "an engine name: spu", engine)
+
+
+@app.command()
+@user_errors
+def validate(
+    spec: Path = typer.Argument(..., metavar="SPEC", help="Architecture spec (keep it small: SPU runs it).",
+                                show_default=False),
+    engine: str = typer.Option("spu", "--engine", metavar="NAME", help="The engine that runs the model: spu."),
+    protocol: str = typer.Option(..., "--protocol", "-p", metavar="NAME", help="spu: cheetah, semi2k or aby3.",
+                                 show_default=False),
+    table: Optional[str] = typer.Option(None, "--table", metavar="TABLE", help="Cost table to check (default "
+                                        "spu-<protocol>)."),
+    context: Optional[int] = typer.Option(None, "--context", "-T", metavar="T", help="Prompt tokens T."),
+    set_: List[str] = typer.Option([], "--set", metavar="KEY=VALUE", help="Override a spec value."),
+    repeats: int = typer.Option(2, "--repeats", min=1, help="Warm runs (the median is kept)."),
+    fmt: Format = typer.Option(Format.table, "--format", "-f", help="table, markdown or json."),
+):
+    """Run a whole small transformer under a real engine and compare the bytes it measures with pidse's
+    prediction, per op kind and in total (one-time setup and weight sharing reported apart).
+
+    Example: pidse validate arch_specs/gpt2_sm_ln_g.yaml -p semi2k --set model.layers=2 --set model.d_model=64
+    --set model.heads=2 --set model.d_ff=256 --set model.vocab_size=512 -T 16
+    """
+    from pidse.spec import load_spec
+
+    if engine != "spu":
+        raise InputError("--engine", None, "an engine name: spu", engine)
+    from pidse.engines import spu
+
+    spu.require(protocol)
+    loaded = load_spec(spec, set_, context)
+    from pidse.engines import spu_validate
+
+    result = spu_validate.validate(loaded, protocol, table, repeats)
+    typer.echo(spu_validate.render(result, "json" if fmt == Format.json else fmt.value).rstrip("\n"))
 
 
 @app.command()
