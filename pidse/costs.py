@@ -118,8 +118,15 @@ def table_path(name: str) -> Path:
     return TABLES_DIR / f"{name}.yaml"
 
 
-def list_tables() -> list[str]:
-    return sorted(p.stem for p in TABLES_DIR.glob("*.yaml"))
+def list_tables(family: str | None = None) -> list[str]:
+    """Shipped table names; `family` "mpc" or "ckks" keeps only those (a CKKS table says `family: ckks`)."""
+    names = sorted(p.stem for p in TABLES_DIR.glob("*.yaml"))
+    if family is None:
+        return names
+    import yaml
+
+    return [n for n in names if (yaml.safe_load((TABLES_DIR / f"{n}.yaml").read_text()).get("family") or "mpc")
+            == family]
 
 
 def load_table(name: str) -> CostTable:
@@ -132,6 +139,10 @@ def load_table(name: str) -> CostTable:
                          "a cost-table YAML", name)
     data = read_mapping(path)
     src = str(path)
+    if data.get("family") == "ckks":  # CKKS: primitives and scheme parameters instead of per-op formulas
+        from pidse.he_table import load_ckks
+
+        return load_ckks(src, data)
     for key in ("name", "parties", "protocol", "ops"):
         if key not in data:
             raise InputError(src, key, "this key in a cost table")

@@ -25,6 +25,7 @@ class Estimate:
     table: object = None  # CostTable when priced
     network: object = None  # Network when priced
     uncosted: list = field(default_factory=list)  # op kinds the table could not price (--allow-missing)
+    he: object = None  # HeResult when priced by a CKKS table (pidse/he.py)
 
     @functools.cached_property
     def graph(self):
@@ -37,7 +38,10 @@ class Estimate:
     @property
     def columns(self) -> tuple[str, ...]:
         """The numeric columns of every row: counts, plus costs when priced."""
-        return COUNT_COLUMNS + (COST_COLUMNS if self.table is not None else ())
+        from pidse.he import HE_COLUMNS
+
+        he = HE_COLUMNS if self.he is not None else ()
+        return COUNT_COLUMNS + (COST_COLUMNS if self.table is not None else ()) + he
 
     @property
     def totals(self) -> dict:
@@ -93,5 +97,10 @@ def estimate(spec: Spec, convention: str = "dense", table=None, network=None,
         return Estimate(spec, convention, rows, edges)
     if network is None:
         network = resolve_network(table=table)
+    if getattr(table, "family", "mpc") == "ckks":
+        from pidse.he import price_he
+
+        he = price_he(rows, edges, table, network, allow_missing)
+        return Estimate(spec, convention, rows, edges, table, network, he.uncosted, he)
     uncosted = price(rows, table, network, allow_missing)
     return Estimate(spec, convention, rows, edges, table, network, uncosted)

@@ -78,6 +78,12 @@ def summary(est: Estimate, baseline: Estimate | None = None) -> dict:
         if baseline is not None:
             data["savings"] = savings(est, baseline)
     cost_keys = ("comm_bytes", "rounds", "compute_s", "latency_s", "source", "grade") if est.table else ()
+    if est.he is not None:  # CKKS: primitives, depth and bootstraps (pidse/he_render.py)
+        from pidse.he import HE_COLUMNS
+        from pidse.he_render import he_summary
+
+        data["he"] = he_summary(est)
+        cost_keys += ("level_out",) + HE_COLUMNS
     data["ops"] = [{k: row[k] for k in OP_COLUMNS + cost_keys} for row in est.ops]
     return data
 
@@ -160,7 +166,8 @@ def to_table(est: Estimate, by: str = "block", markdown: bool = False, baseline:
         facts += [
             ("protocol", f"{est.table.name} ({est.table.parties} parties)"),
             ("network", f"{net.name}: {net.bandwidth_bps / 1e6:,.0f} Mbps, RTT {net.rtt_s * 1e3:.1f} ms"),
-            ("communication", gigabytes(totals["comm_bytes"]) + " (total over parties)"),
+            ("communication", gigabytes(totals["comm_bytes"]) + (" (upload + download)" if est.he is not None
+                                                                  else " (total over parties)")),
             ("rounds", f"{totals['rounds']:,.0f}"),
             ("latency", duration(totals["latency_s"]) + f" (compute {duration(totals['compute_s'])})"),
         ]
@@ -170,8 +177,14 @@ def to_table(est: Estimate, by: str = "block", markdown: bool = False, baseline:
             s = savings(est, baseline)
             facts.append((f"vs {baseline.spec.name}", f"communication {s.get('comm_bytes_x', 0):.2f}x less, "
                                                        f"latency {s.get('latency_s_x', 0):.2f}x less"))
+    he = ""
+    if est.he is not None:
+        from pidse.he_render import he_facts, he_text
+
+        facts += he_facts(est)
+        he = "\n\n" + he_text(est, markdown)
     title = spec.name + (f" ({spec.label})" if spec.label else "")
-    return facts_block(title, facts, markdown) + "\n\n" + grid(*breakdown_grid(est, by), markdown) + "\n"
+    return facts_block(title, facts, markdown) + "\n\n" + grid(*breakdown_grid(est, by), markdown) + he + "\n"
 
 
 def breakdown_grid(est: Estimate, by: str) -> tuple[list[str], list[list[str]]]:

@@ -98,7 +98,10 @@ def shipped_formulas() -> list:
     """Each distinct formula text once, named after the first table entry that uses it."""
     found = {}
     for path in sorted(TABLES.glob("*.yaml")) + sorted((TABLES / "templates").glob("*.yaml")):
-        for kind, spec in yaml.safe_load(path.read_text())["ops"].items():
+        data = yaml.safe_load(path.read_text())
+        if data.get("family") == "ckks":  # CKKS tables hold primitive seconds, not formulas (tests/test_he.py)
+            continue
+        for kind, spec in data["ops"].items():
             if isinstance(spec, dict) and "unknown" not in spec:
                 for metric in METRICS:
                     found.setdefault(str(spec[metric]), f"{path.parent.name}/{path.stem}:{kind}.{metric}")

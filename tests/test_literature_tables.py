@@ -14,7 +14,7 @@ from pidse.estimate import estimate
 from pidse.graph import OP_KINDS
 from pidse.spec import load_spec
 
-TABLES = list_tables()
+TABLES = list_tables("mpc")
 LITERATURE = ("puma-aby3", "sigma-fss")  # built from ../shared/reference/mpc.md, not fitted
 GPT2 = SPECS / "gpt2_sm_ln_g.yaml"
 POWER_SOFTMAX = ["--set", "attention.kind=power_softmax", "--set", "attention.power=2"]

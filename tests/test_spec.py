@@ -69,6 +69,7 @@ PARAMS = {
     "gpt2_sas_scffn": SAS_SCFFN,  # 110,228,760
     "gpt2_sas_scfuffn": SAS_SCFFN - FUSE_SAVING,  # 60,646,680
     "pythia_70m": PYTHIA_70M,
+    "pythia_70m_psm": PYTHIA_70M,  # Power-Softmax has no parameters: the same as Pythia-70M
     "tinyllama_1.1b": TINYLLAMA,
     "bert_base": BERT_BASE,
     "llama2_7b": LLAMA2_7B,

@@ -1,0 +1,185 @@
+"""CKKS cost tables (`family: ckks`): scheme parameters, seconds per HE primitive, per-op algorithm choices.
+
+A CKKS table replaces the MPC table's per-op formulas by three parts (see cost_tables/ckks-*.yaml):
+  params      ring dimension N, slots, modulus chain (q0, scale and special-prime bits), levels of a fresh
+              ciphertext and levels left after a bootstrap
+  primitives  seconds per call of each primitive in PRIMITIVES, flat or level-dependent ({top, bottom}:
+              linear in the ciphertext's level between 0 and levels_fresh), each with source and grade;
+              `unknown: why` where the table cannot price one (an estimate that needs it is then an error)
+  ops         algorithm choices per op kind (softmax method, polynomial degrees, iteration counts), with sources
+How an op turns into primitive counts is pidse/he_ops.py; where bootstraps go is pidse/he_walk.py.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from pidse.errors import InputError
+
+PRIMITIVES = ("encode", "pmul", "cmul", "rot", "rescale", "add", "bootstrap")
+PRIMITIVE_NAMES = {"encode": "encode (plaintext)", "pmul": "plaintext x ciphertext multiply",
+                   "cmul": "ciphertext x ciphertext multiply + relinearise", "rot": "rotation",
+                   "rescale": "rescale", "add": "addition", "bootstrap": "bootstrapping"}
+PARAM_KEYS = ("ring_dim", "slots", "log_q", "q0_bits", "scale_bits", "special_bits", "levels_fresh",
+              "levels_after_bootstrap")
+SOFTMAX_METHODS = ("nexus", "cho", "power")
+# Per op kind: the settings a table may give (integers >= 1 unless CHOICES lists their words). softmax holds
+# `method` and one mapping of SOFTMAX_SETTINGS per method (nexus, cho), so one table prices every variant.
+SOFTMAX_SETTINGS = {"exp_degree", "goldschmidt_iterations", "inverse_domain", "rounds", "packing"}
+OP_SETTINGS = {
+    "softmax": {"method", "nexus", "cho"},
+    "power_softmax": SOFTMAX_SETTINGS - {"exp_degree", "rounds"},
+    "gelu": {"degree"}, "relu": {"degree"}, "silu": {"degree"},
+    "layernorm": {"method", "iterations", "degree"}, "rmsnorm": {"method", "iterations", "degree"},
+}
+CHOICES = {"method": ("newton", "poly"), "inverse_domain": ("sum", "mean"),
+           "packing": ("rows_in_slots", "keys_across")}
+TOP_KEYS = {"version", "family", "name", "description", "scheme", "network", "params", "primitives", "keys",
+            "ops", "packing", "derivation", "measurements", "notes"}
+
+
+@dataclass(frozen=True)
+class Primitive:
+    name: str
+    top_s: float | None  # seconds at levels_fresh (None: unknown)
+    bottom_s: float | None  # seconds at level 0
+    source: str
+    grade: str
+
+    def seconds(self, level: float, levels_fresh: int) -> float:
+        if self.top_s is None:
+            raise ValueError(f"primitive {self.name} has no cost")
+        frac = min(max(level / levels_fresh, 0.0), 1.0) if levels_fresh else 1.0
+        return self.bottom_s + (self.top_s - self.bottom_s) * frac
+
+
+@dataclass(frozen=True)
+class CkksTable:
+    name: str
+    description: str
+    scheme: str
+    network: object  # Network: default for the upload/download
+    params: dict  # PARAM_KEYS -> int
+    primitives: dict  # name -> Primitive
+    ops: dict  # kind -> settings
+    keys: dict = field(default_factory=dict)
+    path: str = ""
+    raw: dict = field(default_factory=dict, repr=False)
+    family: str = "ckks"
+    parties: int = 2  # client and server
+    unknown: dict = field(default_factory=dict)  # primitive -> why it is not priced
+
+    @property
+    def protocol(self) -> str:  # what renderers print for an MPC table's protocol
+        return self.scheme
+
+    @property
+    def slots(self) -> int:
+        return self.params["slots"]
+
+    def setting(self, kind: str, key: str, default=None):
+        """An op's setting; `softmax.<method>.<key>` for the softmax variants (kind "nexus" or "cho")."""
+        where = self.ops.get("softmax", {}).get(kind, {}) if kind in ("nexus", "cho") else self.ops.get(kind, {})
+        return where.get(key, default)
+
+    def ciphertext_bytes(self, level: int) -> float:
+        """2 polynomials x N coefficients x log2(Q_level) bits (he.md: size = 2 N log2 Q)."""
+        p = self.params
+        return 2 * p["ring_dim"] * (p["q0_bits"] + level * p["scale_bits"]) / 8
+
+    def seconds(self, primitive: str, level: float, op: str = "") -> float:
+        prim = self.primitives.get(primitive)
+        if prim is None or prim.top_s is None:
+            why = self.unknown.get(primitive, "not listed")
+            used = f" (needed by {op})" if op else ""
+            raise InputError(self.path, f"primitives.{primitive}", f"a cost for {PRIMITIVE_NAMES[primitive]}"
+                             f"{used}; the table has none ({why}); pass --allow-missing to leave it uncosted")
+        return prim.seconds(level, self.params["levels_fresh"])
+
+
+def load_ckks(src: str, data: dict) -> CkksTable:
+    """Validate a `family: ckks` table already read from `src` (see load_table in pidse/costs.py)."""
+    from pidse.costs import GRADES, load_networks, resolve_network
+    from pidse.schema import suggest
+
+    for key in data:
+        if key not in TOP_KEYS:
+            raise InputError(src, key, "a known CKKS-table key" + suggest(key, TOP_KEYS))
+    for key in ("name", "params", "primitives", "ops"):
+        if key not in data:
+            raise InputError(src, key, "this key in a CKKS table")
+    params = data["params"]
+    for key in PARAM_KEYS:
+        if type(params.get(key)) is not int or params[key] < 0:
+            raise InputError(src, f"params.{key}", "a non-negative integer", params.get(key))
+    if params["slots"] > params["ring_dim"] // 2 or params["levels_after_bootstrap"] < 1:
+        raise InputError(src, "params", "slots <= ring_dim / 2 and levels_after_bootstrap >= 1")
+
+    primitives, unknown = {}, {}
+    for name, spec in (data["primitives"] or {}).items():
+        where = f"primitives.{name}"
+        if name not in PRIMITIVES:
+            raise InputError(src, where, "a primitive (" + ", ".join(PRIMITIVES) + ")" + suggest(name, PRIMITIVES))
+        if isinstance(spec, dict) and spec.get("unknown"):
+            unknown[name] = str(spec["unknown"])
+            continue
+        if not isinstance(spec, dict) or spec.get("grade") not in GRADES or not spec.get("source"):
+            raise InputError(src, where, "{seconds, source, grade} with grade one of " + ", ".join(GRADES))
+        sec = spec.get("seconds")
+        top, bottom = (sec.get("top"), sec.get("bottom")) if isinstance(sec, dict) else (sec, sec)
+        expected = "seconds >= 0, or {top, bottom} for a level-dependent cost"
+        top, bottom = (_number(v, src, f"{where}.seconds", expected) for v in (top, bottom))
+        primitives[name] = Primitive(name, top, bottom, str(spec["source"]), spec["grade"])
+    missing = [p for p in PRIMITIVES if p not in primitives and p not in unknown]
+    if missing:
+        raise InputError(src, f"primitives.{missing[0]}", "a cost, or `unknown: why` (never a silent 0)")
+
+    ops = {}
+    for kind, spec in (data["ops"] or {}).items():
+        if kind not in OP_SETTINGS:
+            raise InputError(src, f"ops.{kind}", "an op kind with HE settings (" + ", ".join(OP_SETTINGS) + ")"
+                             + suggest(kind, OP_SETTINGS))
+        _settings(src, f"ops.{kind}", spec, OP_SETTINGS[kind], kind)
+        ops[kind] = dict(spec or {})
+
+    keys = dict(data.get("keys") or {})
+    for key in ("switching_key_bytes", "rotation_keys", "bootstrap_key_bytes"):
+        if keys.get(key) is not None:
+            keys[key] = _number(keys[key], src, f"keys.{key}", "a number >= 0")
+    network = data.get("network")
+    if network is not None:
+        if network not in load_networks():
+            raise InputError(src, "network", "a network preset (" + ", ".join(load_networks()) + ")", network)
+        network = resolve_network(network)
+    return CkksTable(data["name"], data.get("description", ""), data.get("scheme", "CKKS"), network,
+                     {k: params[k] for k in PARAM_KEYS}, primitives, ops, keys, src, data, unknown=unknown)
+
+
+def _settings(src: str, where: str, spec, allowed: set, kind: str) -> None:
+    from pidse.schema import suggest
+
+    if not isinstance(spec, dict):
+        raise InputError(src, where, "a mapping of settings", spec)
+    allowed = allowed | {"source"}
+    for key, value in spec.items():
+        at = f"{where}.{key}"
+        if key not in allowed:
+            raise InputError(src, at, "one of " + ", ".join(sorted(allowed)) + suggest(str(key), allowed))
+        if key in ("nexus", "cho"):
+            _settings(src, at, value, SOFTMAX_SETTINGS, key)
+        elif key in CHOICES:
+            choices = SOFTMAX_METHODS if (key, kind) == ("method", "softmax") else CHOICES[key]
+            if value not in choices:
+                raise InputError(src, at, "one of " + ", ".join(choices), value)
+        elif key != "source" and (type(value) is not int or value < 1):
+            raise InputError(src, at, "an integer >= 1", value)
+
+
+def _number(value, src: str, where: str, expected: str) -> float:
+    """A number >= 0; YAML 1.1 reads 2.1e6 (no exponent sign) as a string, so numeric strings count."""
+    try:
+        number = float(value) if not isinstance(value, bool) else -1.0
+    except (TypeError, ValueError):
+        number = -1.0
+    if number < 0:
+        raise InputError(src, where, expected, value)
+    return number
