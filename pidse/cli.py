@@ -119,7 +119,7 @@ def calibrate(
     fmt: Format = typer.Option(Format.table, "--format", "-f", help="Format of the residual table."),
     engine: Optional[str] = typer.Option(None, "--engine", metavar="NAME", help="Measure every op kind with a "
                                          "real engine instead of fitting DATA.csv: spu (SecretFlow SPU, the spu "
-                                         "extra)."),
+                                         "extra), tenseal (CKKS primitives with SEAL, the he extra)."),
     protocol: Optional[str] = typer.Option(None, "--protocol", "-p", metavar="NAME", help="The engine's "
                                            "protocol (spu: cheetah, semi2k, aby3)."),
     shapes: str = typer.Option("full", "--shapes", metavar="SET", help="Engine shapes: small (seconds) or full."),
@@ -143,6 +143,10 @@ def calibrate(
         return _calibrate_engine(engine, protocol, shapes, repeats, out, fmt.value)
     if data is None or template is None:
         raise InputError("pidse calibrate", None, "DATA.csv and --template TEMPLATE, or --engine NAME --protocol P")
+    from pidse.he_calibrate import calibrate_published, is_ckks
+
+    if is_ckks(template):  # a CKKS template: seconds per primitive from a published run's totals
+        return typer.echo(calibrate_published(data, template, out).rstrip("\n"))
     result = fit(template, read_rows(data))
     typer.echo(residual_report(result, fmt.value).rstrip("\n"))
     for warning in result.warnings:
@@ -170,7 +174,14 @@ def _calibrate_engine(engine: str, protocol: Optional[str], shapes: str, repeats
         spu_calibrate.write(table, path)
         typer.echo(f"wrote {path}", err=True)
         return
-    raise InputError("--engine", None, "an engine name: spu", engine)
+    if engine == "tenseal":  # CKKS primitives timed with SEAL (the he extra)
+        from pidse.costs import TABLES_DIR
+        from pidse.engines import tenseal
+
+        path = out or TABLES_DIR / "ckks-tenseal-cpu.yaml"
+        typer.echo(tenseal.calibrate(path, shapes, repeats).rstrip("\n"))
+        return typer.echo(f"wrote {path}", err=True)
+    raise InputError("--engine", None, "an engine name: spu, tenseal", engine)
 
 
 @app.command()

@@ -149,7 +149,7 @@ def _layers(rows: list[dict], walk: Walk, table) -> tuple[list, list]:
     bootstraps charged to its ops, and where every bootstrap falls."""
     layer_of = {r["op"]: r["layer"] for r in rows}
     boot_s = table.primitives.get("bootstrap")
-    unit = None if boot_s is None or boot_s.top_s is None else boot_s.top_s
+    unit = None if boot_s is None else boot_s.top_s
     boots = []
     for b in walk.boots:
         t = walk.tensors[b.tensor]

@@ -129,3 +129,27 @@ def write_table(table: dict, path, what: str) -> None:
     with os.fdopen(fd, "w") as fh:
         fh.write(text)
     os.replace(tmp, path)
+
+
+def is_ckks(template) -> bool:
+    from pidse.spec import read_mapping
+
+    path = Path(template)
+    return path.is_file() and read_mapping(path).get("family") == "ckks"
+
+
+def calibrate_published(data, template, out=None) -> str:
+    """`pidse calibrate DATA.csv -t CKKS-TEMPLATE`: derive, write to `out` if given, return a summary table."""
+    from pidse.render import grid
+
+    table = derive(template, data)
+    d = table["derivation"]
+    body = [[p, f"{d['pidse_calls'][p]:,.0f}", f"{table['primitives'][p]['seconds']:.4g}",
+             f"{d['model_s'][p]:.2f}", f"{d['published_s'][p]:.2f}" if p in d["published_s"] else "-",
+             str(d["rules"].get(p, "-"))] for p in PRIMITIVES]
+    body.append(["total", "", "", f"{d['model_s']['total']:.2f}", f"{d['published_s'].get('total', 0):.2f}", ""])
+    text = grid(["primitive", "pidse calls", "seconds each", "model s", "published s", "rule"], body, False)
+    if out:
+        write_table(table, out, f"derived from published totals in {Path(data).name}")
+        text += f"\nwrote {out}"
+    return text

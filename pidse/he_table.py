@@ -3,8 +3,8 @@
 A CKKS table replaces the MPC table's per-op formulas by three parts (see cost_tables/ckks-*.yaml):
   params      ring dimension N, slots, modulus chain (q0, scale and special-prime bits), levels of a fresh
               ciphertext and levels left after a bootstrap
-  primitives  seconds per call of each primitive in PRIMITIVES, flat or level-dependent ({top, bottom}:
-              linear in the ciphertext's level between 0 and levels_fresh), each with source and grade;
+  primitives  seconds per call of each primitive in PRIMITIVES, flat or level-dependent ({level: seconds}
+              measured at a few levels, linear in between), each with source and grade;
               `unknown: why` where the table cannot price one (an estimate that needs it is then an error)
   ops         algorithm choices per op kind (softmax method, polynomial degrees, iteration counts), with sources
 How an op turns into primitive counts is pidse/he_ops.py; where bootstraps go is pidse/he_walk.py.
@@ -40,16 +40,19 @@ TOP_KEYS = {"version", "family", "name", "description", "scheme", "network", "pa
 @dataclass(frozen=True)
 class Primitive:
     name: str
-    top_s: float | None  # seconds at levels_fresh (None: unknown)
-    bottom_s: float | None  # seconds at level 0
+    points: tuple  # ((level, seconds), ...) by level: piecewise linear between, flat beyond the ends
     source: str
     grade: str
 
-    def seconds(self, level: float, levels_fresh: int) -> float:
-        if self.top_s is None:
-            raise ValueError(f"primitive {self.name} has no cost")
-        frac = min(max(level / levels_fresh, 0.0), 1.0) if levels_fresh else 1.0
-        return self.bottom_s + (self.top_s - self.bottom_s) * frac
+    @property
+    def top_s(self) -> float:
+        return self.points[-1][1]
+
+    def seconds(self, level: float) -> float:
+        import numpy as np
+
+        levels, secs = zip(*self.points)
+        return float(np.interp(level, levels, secs))
 
 
 @dataclass(frozen=True)
@@ -88,12 +91,12 @@ class CkksTable:
 
     def seconds(self, primitive: str, level: float, op: str = "") -> float:
         prim = self.primitives.get(primitive)
-        if prim is None or prim.top_s is None:
+        if prim is None:
             why = self.unknown.get(primitive, "not listed")
             used = f" (needed by {op})" if op else ""
             raise InputError(self.path, f"primitives.{primitive}", f"a cost for {PRIMITIVE_NAMES[primitive]}"
                              f"{used}; the table has none ({why}); pass --allow-missing to leave it uncosted")
-        return prim.seconds(level, self.params["levels_fresh"])
+        return prim.seconds(level)
 
 
 def load_ckks(src: str, data: dict) -> CkksTable:
@@ -125,10 +128,14 @@ def load_ckks(src: str, data: dict) -> CkksTable:
         if not isinstance(spec, dict) or spec.get("grade") not in GRADES or not spec.get("source"):
             raise InputError(src, where, "{seconds, source, grade} with grade one of " + ", ".join(GRADES))
         sec = spec.get("seconds")
-        top, bottom = (sec.get("top"), sec.get("bottom")) if isinstance(sec, dict) else (sec, sec)
-        expected = "seconds >= 0, or {top, bottom} for a level-dependent cost"
-        top, bottom = (_number(v, src, f"{where}.seconds", expected) for v in (top, bottom))
-        primitives[name] = Primitive(name, top, bottom, str(spec["source"]), spec["grade"])
+        expected = "seconds >= 0, or {level: seconds, ...} for a level-dependent cost"
+        if isinstance(sec, dict) and all(type(k) is int and k >= 0 for k in sec):
+            points = tuple(sorted((k, _number(v, src, f"{where}.seconds.{k}", expected)) for k, v in sec.items()))
+        else:
+            points = ((0, _number(sec, src, f"{where}.seconds", expected)),)
+        if not points:
+            raise InputError(src, f"{where}.seconds", expected, sec)
+        primitives[name] = Primitive(name, points, str(spec["source"]), spec["grade"])
     missing = [p for p in PRIMITIVES if p not in primitives and p not in unknown]
     if missing:
         raise InputError(src, f"primitives.{missing[0]}", "a cost, or `unknown: why` (never a silent 0)")
