@@ -40,12 +40,14 @@ class HeResult:
 
 
 def price_he(rows: list[dict], edges: list, table, network, allow_missing: bool = False,
-             source_level: float | None = None) -> HeResult:
+             inputs: dict | None = None) -> HeResult:
     """Add cost and HE columns to each op row, in place (`edges`: the graph's (source, target) pairs, inputs
-    in order). `source_level` starts the client's input below levels_fresh (the sweep walks one layer from
-    every level it can enter at)."""
+    in order). `inputs` ({op: (ciphertexts, level)}) stands in for ops outside `rows`: the sweep walks one
+    layer from every level the residual stream can enter it at."""
     walk = Walk(table.params["levels_fresh"], table.params["levels_after_bootstrap"],
                 table.raw.get("packing", {}).get("bootstraps", "cheapest") == "cheapest")
+    for op, (cts, level) in (inputs or {}).items():
+        walk.source(op, cts, level)
     preds: dict = {}
     for src, dst in edges:
         preds.setdefault(dst, []).append(src)
@@ -54,7 +56,7 @@ def price_he(rows: list[dict], edges: list, table, network, allow_missing: bool 
         op, kind = row["op"], row["kind"]
         inputs = [walk.outputs[p] for p in preds.get(op, ()) if p in walk.outputs]
         if kind == "embedding":
-            walk.source(op, ct(row["shape"]["tokens"] * row["shape"]["dim"], table.slots), source_level)
+            walk.source(op, ct(row["shape"]["tokens"] * row["shape"]["dim"], table.slots))
             continue
         steps = expand(kind, row["shape"], row["attrs"], [walk.tensors[i].cts for i in inputs], table)
         walk.run(op, steps, inputs)
@@ -85,7 +87,7 @@ def price_he(rows: list[dict], edges: list, table, network, allow_missing: bool 
         acc["levels"] = depths.get(op, 0)
         row.update(acc)
         out = walk.outputs.get(op)
-        row["level_out"] = None if out is None else walk.tensors[out].level
+        row["level_out"] = None if out is None else walk.level_made(out)  # before a bootstrap placed on it
         comm = 0.0
         if kind == "embedding":
             comm = walk.tensors[walk.outputs[op]].cts * table.ciphertext_bytes(walk.tensors[walk.outputs[op]].level)

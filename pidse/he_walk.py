@@ -81,8 +81,8 @@ class Walk:
             levels += tc.depth
             parent = tc.inputs[0]
             pt = self.tensors[parent]
-            if levels > self.budget or pt.source or pt.boot:
-                break
+            if levels > self.budget or pt.boot or (pt.source and pt.level >= self.budget):
+                break  # (a source below the budget stands for a tensor computed elsewhere: the sweep's layers)
             candidates.append((parent, len(candidates)))
             c = parent
         best, _ = min(candidates, key=lambda cand: (self.tensors[cand[0]].cts, -cand[1]))
@@ -97,6 +97,11 @@ class Walk:
                 tu.level = self.budget
             elif not tu.source:
                 tu.level = min(self.tensors[i].level for i in tu.inputs) - tu.depth
+
+    def level_made(self, tensor: int) -> float:
+        """The level a tensor is produced at, before any bootstrap placed on it."""
+        t = self.tensors[tensor]
+        return self.level_in(tensor) - t.depth if t.inputs else (self.fresh if t.boot else t.level)
 
     def level_in(self, tensor: int) -> float:
         """The level a step started from: its output's level plus what it consumed (before any bootstrap)."""

@@ -71,10 +71,16 @@ def evaluate(space: Space, contexts, protocols=None, networks=None, progress=Non
         skipped += n_skipped
         table = tables[protocol]
         n_s, n_d = len(structures), len(depth)
-        parts = [layer_parts(st.spec, table) for st in structures]
-        fixed, layer, ffn = (np.array([getattr(p, name) for p in parts]).reshape(n_s, 1, len(COLUMNS))
-                             for name in ("fixed", "layer", "ffn"))
-        values = (fixed + Lp[None, :, None] * layer + (Lp - kp)[None, :, None] * ffn).reshape(-1, len(COLUMNS))
+        if getattr(table, "family", "mpc") == "ckks":  # bootstraps are placed globally: exact per depth
+            from pidse.he_sweep import he_values
+
+            values = np.concatenate([he_values(st.spec, table, depth, COLUMNS) for st in structures]
+                                    or [np.zeros((0, len(COLUMNS)))])
+        else:
+            parts = [layer_parts(st.spec, table) for st in structures]
+            fixed, layer, ffn = (np.array([getattr(p, name) for p in parts]).reshape(n_s, 1, len(COLUMNS))
+                                 for name in ("fixed", "layer", "ffn"))
+            values = (fixed + Lp[None, :, None] * layer + (Lp - kp)[None, :, None] * ffn).reshape(-1, len(COLUMNS))
         sid = np.repeat(np.arange(n_s), n_d)
         columns = {"structure": sid, "layers": np.tile(Lp, n_s).astype(int),
                    "prune_last": np.tile(kp, n_s).astype(int)}

@@ -1,0 +1,346 @@
+"""CKKS backend: depth accounting by hand at tiny sizes, OpenFHE's degree -> depth table, bootstrap placement
+properties, the Power-Softmax paper's published numbers as targets (App. G shares, Table 5), the sweep's exact
+per-depth values, the CLI, and the TenSEAL engine when it is installed."""
+from __future__ import annotations
+
+import copy
+import json
+import math
+
+import pytest
+import yaml
+
+from conftest import SPECS, assert_one_line_error, invoke, write_yaml
+from pidse.costs import load_table, resolve_network
+from pidse.estimate import estimate
+from pidse.he import op_alone
+from pidse.he_ops import Step, expand, poly_cmul, poly_depth, split_deep
+from pidse.he_table import PRIMITIVES
+from pidse.spec import load_spec
+
+GPU = "ckks-powersoftmax-gpu"
+PSM = SPECS / "pythia_70m_psm.yaml"
+
+# Every primitive costs 1 s, so an op's compute_s is its number of calls. 16 slots; a fresh ciphertext has 6
+# levels, a bootstrapped one 4; ciphertext bytes = 2 x 32 x (60 + 40 x level) / 8.
+TINY_CKKS = {
+    "version": 1, "family": "ckks", "name": "tiny-ckks", "scheme": "test", "network": "lan",
+    "params": {"ring_dim": 32, "slots": 16, "log_q": 300, "q0_bits": 60, "scale_bits": 40, "special_bits": 60,
+               "levels_fresh": 6, "levels_after_bootstrap": 4},
+    "packing": {"scores": "keys_across", "bootstraps": "cheapest"},
+    "primitives": {p: {"seconds": 1.0, "source": "test", "grade": "estimate"} for p in PRIMITIVES},
+    "ops": {"power_softmax": {"goldschmidt_iterations": 1}, "gelu": {"degree": 3}},
+}
+
+
+@pytest.fixture
+def tiny_ckks(tmp_path):
+    def make(**changes):
+        data = copy.deepcopy(TINY_CKKS)
+        data.update(changes)
+        return load_table(str(write_yaml(tmp_path / "tiny-ckks.yaml", data)))
+    return make
+
+
+def by_op(est) -> dict:
+    return {r["op"]: r for r in est.ops}
+
+
+# ---- depth accounting by hand --------------------------------------------------------------------------------
+
+def test_tiny_layer_levels_and_bootstraps_by_hand(tiny_file, tiny_ckks):
+    """One layer of the tiny model (H=2, d=8, d_ff=16, T=4), no norms, Power-Softmax p=2, GELU degree 3.
+    Activations are 4 x 8 = 32 values: 2 ciphertexts of 16 slots; the FFN's 4 x 16: 4; the scores 2 x 4 x 4: 2.
+      embed.tokens     client's input, fresh                                               level 6
+      embed.positions  plaintext add (0 levels)                                                  6
+      attn.q/k/v       plaintext weights: 1 level each                                           5
+      attn.scores      Q K^T, one product: 1                                                     4
+      attn.scale       1/sqrt(d_h) folded into the weights: 0                                    4
+      attn.softmax     power x^2: 1 -> 3; row sum (additions): 0 -> 3 on 1 compact ciphertext (2 keys per
+                       ciphertext x 2 heads x 4 queries = 16 slots); Goldschmidt, 1 iteration: 1 + 1 = 2
+                       -> 1; normalise (x^2 at 3, inverse at 1): 1 -> 0. Its own longest path: 1 + 2 + 1 = 4
+      attn.context     A.V needs 1 level but the probabilities are at 0: bootstrap them (the normalise step
+                       has two inputs, so no ancestor can stand in): 2 ciphertexts -> 4, then 1 -> 3
+      attn.o           2;  attn.residual: min(6, 2) = 2
+      ffn.up           1 (4 ciphertexts)
+      ffn.act          degree 3 takes 4 levels (OpenFHE) but up is at 1: bootstrap. Its parent, the residual
+                       stream (2 ciphertexts), would leave 4 - 1 = 3 < 4 levels, too few: so up itself (4) -> 4,
+                       then 4 -> 0
+      ffn.down         needs 1, GELU's output is at 0; its parent `up` was bootstrapped already, so GELU's
+                       output (4 ciphertexts) -> 4, then 1 -> 3;  ffn.residual: min(2, 3) = 2
+      head.lm          1 (1 ciphertext of 10 logits); argmax on the client
+    Bootstraps: 2 + 4 + 4 = 10 ciphertexts. Multiplicative depth of the layer (bootstraps ignored): q 1,
+    scores 2, softmax 6, context 7, o 8, up 9, GELU 13, down 14."""
+    spec = load_spec(tiny_file(model={"layers": 1}, norm={"kind": "none"},
+                               attention={"kind": "power_softmax", "power": 2}))
+    est = estimate(spec, table=tiny_ckks())
+    ops = by_op(est)
+    levels = {op: r["level_out"] for op, r in ops.items() if r["level_out"] is not None}
+    assert levels == {"embed.tokens": 6, "embed.positions": 6, "L0.attn.q": 5, "L0.attn.k": 5, "L0.attn.v": 5,
+                      "L0.attn.scores": 4, "L0.attn.scale": 4, "L0.attn.softmax": 0, "L0.attn.context": 3,
+                      "L0.attn.o": 2, "L0.attn.residual": 2, "L0.ffn.up": 1, "L0.ffn.act": 0, "L0.ffn.down": 3,
+                      "L0.ffn.residual": 2, "head.lm": 1}
+    assert {op: r["bootstraps"] for op, r in ops.items() if r["bootstraps"]} == \
+        {"L0.attn.context": 2, "L0.ffn.act": 4, "L0.ffn.down": 4}
+    assert ops["L0.attn.softmax"]["levels"] == 4 and ops["L0.ffn.act"]["levels"] == 4
+    assert [layer["depth"] for layer in est.he.layers] == [14]
+    assert est.he.layers[0]["positions"] == ["L0.attn.softmax.normalise (2 ct)", "L0.ffn.up.matmul (4 ct)",
+                                             "L0.ffn.act.poly (4 ct)"]
+    # Upload: 2 fresh ciphertexts of 2 x 32 x (60 + 6 x 40) / 8 = 2,400 B; download: 1 at level 0, 480 B.
+    assert ops["embed.tokens"]["comm_bytes"] == 4800 and ops["head.argmax"]["comm_bytes"] == 480
+    assert est.totals["rounds"] == 1
+
+
+def test_tiny_linear_counts_by_hand(tiny_file, tiny_ckks):
+    """attn.q: 4 tokens x 8 -> 8 with 16 slots. Products: 4 x 8 x 8 / 16 = 16 (each does 16 MACs), each weight
+    diagonal encoded at use, plus 2 bias encodes; rotations: baby steps b = ceil(sqrt(8)) = 3, so 2 per input
+    ciphertext x 2 inputs = 4, and ceil(16 / 3) = 6 giant steps: 10; adds 16 + 2 bias; one rescale per output
+    ciphertext: 2. Calls: 18 + 16 + 10 + 18 + 2 = 64 at 1 s each."""
+    spec = load_spec(tiny_file(model={"layers": 1}, norm={"kind": "none"}))
+    q = by_op(estimate(spec, table=tiny_ckks()))["L0.attn.q"]
+    assert (q["n_encode"], q["n_pmul"], q["n_rot"], q["n_add"], q["n_rescale"], q["n_cmul"]) == (18, 16, 10, 18, 2, 0)
+    assert q["compute_s"] == 64
+
+
+@pytest.mark.parametrize("method, iterations, degree, depth", [
+    # mean 0, variance 1, inverse sqrt (a linear first guess 1 + 2 per Newton iteration), normalise 1
+    ("newton", 1, None, 0 + 1 + 3 + 1),
+    ("newton", 3, None, 0 + 1 + 7 + 1),
+    ("poly", None, 15, 0 + 1 + 6 + 1),  # degree 15: 6 levels (OpenFHE 14-27)
+])
+def test_layernorm_depth(tiny_ckks, method, iterations, degree, depth):
+    settings = {"method": method, **({"iterations": iterations} if iterations else {"degree": degree})}
+    table = tiny_ckks(params={**TINY_CKKS["params"], "levels_fresh": 12, "levels_after_bootstrap": 12},
+                      ops={"layernorm": settings})
+    steps = expand("layernorm", {"rows": 4, "cols": 8}, {}, [2], table)
+    longest = {}
+    for s in steps:
+        longest[s.name] = max([longest[i] for i in s.inputs if i in longest] + [0]) + s.depth
+    assert longest["normalise"] == depth
+
+
+# ---- polynomial depth (OpenFHE's Chebyshev table, he.md) ------------------------------------------------------
+
+@pytest.mark.parametrize("low, high, levels", [(3, 5, 4), (6, 13, 5), (14, 27, 6), (28, 59, 7), (60, 119, 8),
+                                               (120, 247, 9), (248, 495, 10)])
+def test_polynomial_depth_follows_openfhe(low, high, levels):
+    assert poly_depth(low) == poly_depth(high) == levels
+    assert poly_depth(low - 1) == levels - 1 or low == 3
+
+
+def test_polynomial_products():
+    # b = ceil(sqrt(d + 1)) baby powers, g = ceil((d + 1) / b) blocks: b - 1 + ceil(log2 g) + g - 1
+    assert [poly_cmul(d) for d in (1, 2, 3, 8, 59)] == [0, 1, 2, 2 + 2 + 2, 7 + 3 + 7]
+
+
+def test_deep_steps_are_split_at_the_budget():
+    steps = split_deep([Step("p", ("in0",), 10, 3, {"cmul": 30})], budget=4)
+    assert [(s.name, s.depth, s.inputs) for s in steps] == [("p.1", 4, ("in0",)), ("p.2", 3, ("p.1",)),
+                                                            ("p", 3, ("p.2",))]
+    assert sum(s.counts["cmul"] for s in steps) == 30
+
+
+# ---- bootstrap placement properties --------------------------------------------------------------------------
+
+@pytest.mark.parametrize("name", ["gpt2_sm_ln_g", "pythia_70m_psm", "tinyllama_1.1b", "gpt2_sm_scfuffn"])
+def test_walk_never_exceeds_the_budget(name):
+    table = load_table(GPU)
+    est = estimate(load_spec(SPECS / f"{name}.yaml", ["model.layers=3"], 64), table=table)
+    walk = est.he.walk
+    assert all(0 <= t.level <= table.params["levels_fresh"] for t in walk.tensors)
+    for _, step, tid in walk.steps:
+        assert walk.level_in(tid) >= step.depth  # every step had the levels it consumes
+        assert step.depth <= table.params["levels_after_bootstrap"]
+    assert all(walk.tensors[b.tensor].level == table.params["levels_after_bootstrap"] for b in walk.boots)
+
+
+def test_bootstraps_grow_with_layers_and_context():
+    table = load_table(GPU)
+    counts = [estimate(load_spec(PSM, [f"model.layers={L}"]), table=table).totals["bootstraps"] for L in range(1, 7)]
+    assert counts == sorted(counts) and counts[-1] > counts[0]
+    by_t = [estimate(load_spec(PSM, [], T), table=table).totals["bootstraps"] for T in (64, 256, 1024)]
+    assert by_t == sorted(by_t) and by_t[-1] > by_t[0]
+
+
+def test_unknown_bootstrapping_is_an_error_or_uncosted(tiny_file, tiny_ckks):
+    prims = {**TINY_CKKS["primitives"], "bootstrap": {"unknown": "no bootstrapping in this library"}}
+    spec = load_spec(tiny_file(model={"layers": 1}, norm={"kind": "none"}))
+    with pytest.raises(Exception, match="bootstrapping"):
+        estimate(spec, table=tiny_ckks(primitives=prims))
+    est = estimate(spec, table=tiny_ckks(primitives=prims), allow_missing=True)
+    assert est.uncosted and all(r["compute_s"] is None for r in est.ops if r["bootstraps"])
+
+
+# ---- the Power-Softmax paper (arXiv 2410.09457), with the published GPU table ---------------------------------
+
+@pytest.fixture(scope="module")
+def app_g():
+    """Polynomial Pythia-70M at 128 tokens, as App. G ran it."""
+    return estimate(load_spec(PSM), table=load_table(GPU))
+
+
+def test_app_g_bootstrapping_share_by_primitive(app_g):
+    """App. G: bootstrapping 33 s of 93 s by primitive, '34%'. The table's bootstrap price is derived from this
+    very total, so this checks the derivation, not an independent prediction; the +-10 pp target holds."""
+    share = 100 * app_g.he.by_primitive(app_g.ops)["bootstrap"]["seconds"] / app_g.totals["compute_s"]
+    assert share == pytest.approx(34, abs=10)
+    assert app_g.totals["compute_s"] == pytest.approx(93, rel=0.02)
+
+
+def test_app_g_linear_layers_share(app_g):
+    """App. G by op: plaintext-matrix multiplies 28 s (30%) + ciphertext-matrix multiplies 17 s (18%) = 48%,
+    with bootstrapping nodes (19.4%) and adds/rescales/repacking (16%) as their own lines. pidse's linear and
+    matmul ops, without their bootstraps, adds and rescales (App. G's other lines), within 10 pp. Not fitted:
+    the by-op split is no input of the derivation."""
+    linear = sum(r["compute_s"] - r["bootstrap_s"] - r["add_s"] - r["rescale_s"] for r in app_g.ops
+                 if r["kind"] in ("linear", "matmul"))
+    assert 100 * linear / app_g.totals["compute_s"] == pytest.approx(48, abs=10)
+
+
+def test_gpu_table_is_the_derivation_of_app_g():
+    from pidse.he_calibrate import derive
+    from pidse.costs import TABLES_DIR
+
+    derived = derive(TABLES_DIR / "templates" / f"{GPU}.yaml", TABLES_DIR / "data" / f"{GPU}.csv")
+    shipped = yaml.safe_load((TABLES_DIR / f"{GPU}.yaml").read_text())
+    assert {p: v["seconds"] for p, v in derived["primitives"].items()} == \
+        {p: v["seconds"] for p, v in shipped["primitives"].items()}
+
+
+TABLE5 = {1024: {"cho": 173.4, "nexus": 83.9, "power": 8.6}, 128: {"cho": 7.42, "nexus": 3.6, "power": 2.7}}
+
+
+@pytest.fixture(scope="module")
+def table5():
+    """Softmax alone, 6 layers of Pythia-70M (8 heads): seconds per variant at 1024 and 128 tokens. Scores
+    arrive at the level the full-model walk gives them in its steady state (layer 5 of App. G's run)."""
+    table = load_table(GPU)
+    level = by_op(estimate(load_spec(PSM), table=table))["L5.attn.scores"]["level_out"]
+    out = {}
+    for T in TABLE5:
+        out[T] = {}
+        for method in ("cho", "nexus", "power"):
+            data = copy.deepcopy(table.raw)
+            data["ops"]["softmax"]["method"] = "nexus" if method == "power" else method
+            from pidse.he_table import load_ckks
+
+            variant = load_ckks(table.path, data)
+            kind = "power_softmax" if method == "power" else "softmax"
+            res = op_alone(kind, {"batch": 8, "rows": T, "cols": T}, {"power": 4}, variant, level)
+            out[T][method] = 6 * sum(v["seconds"] for v in res.values())
+    return out
+
+
+@pytest.mark.parametrize("T", [1024, 128])
+def test_table5_power_softmax_seconds(table5, T):
+    """Not fitted: primitive prices come from App. G alone; Power-Softmax by itself lands within 30% of Table 5
+    (pidse 11.1 s vs 8.6 s at 1024 tokens, 2.7 s vs 2.7 s at 128)."""
+    assert table5[T]["power"] == pytest.approx(TABLE5[T]["power"], rel=0.30)
+
+
+@pytest.mark.parametrize("T", [1024, 128])
+def test_table5_order_and_growth(table5, T):
+    assert table5[T]["cho"] > table5[T]["nexus"] > table5[T]["power"]
+    assert table5[1024]["nexus"] / table5[1024]["power"] > table5[128]["nexus"] / table5[128]["power"]
+
+
+INCONSISTENT = ("Table 5 and App. G disagree under one price per bootstrapped ciphertext: with App. G's "
+                "bootstrap (0.41 s), Cho et al.'s depth 48 forces >= 1 bootstrap per score ciphertext, >= 1,260 s "
+                "at 1024 tokens against 173 s published; and NEXUS's published per-ciphertext cost (~27 ms, 14x "
+                "Power-Softmax's) is neither its ~8 key switches (no bootstrap) nor a bootstrap (0.41 s)")
+
+
+@pytest.mark.parametrize("T, method", [(1024, "cho"), (1024, "nexus"), (128, "cho"), (128, "nexus")])
+@pytest.mark.xfail(strict=True, reason=INCONSISTENT)
+def test_table5_ratios_to_power_softmax(table5, T, method):
+    pidse = table5[T][method] / table5[T]["power"]
+    published = TABLE5[T][method] / TABLE5[T]["power"]
+    assert pidse == pytest.approx(published, rel=0.30)
+
+
+# ---- sweep: exact per depth --------------------------------------------------------------------------------
+
+@pytest.mark.parametrize("name, context", [("pythia_70m_psm", 128), ("gpt2_sm_ln_g", 64), ("gpt2_sm_scfuffn", 256)])
+def test_sweep_transitions_equal_full_estimates(name, context):
+    from pidse.he_sweep import he_values
+    from pidse.sweep import COLUMNS, INDEX, with_depth
+
+    table = load_table(GPU)
+    spec = load_spec(SPECS / f"{name}.yaml", [], context)
+    depth = [(L, k) for L in (1, 3, 6) for k in range(L + 1)]
+    values = he_values(spec, table, depth, COLUMNS)
+    for (L, k), row in zip(depth, values):
+        full = estimate(with_depth(spec, L, k), table=table)
+        for metric in ("comm_bytes", "rounds", "compute_s", "flops", "params"):
+            assert row[INDEX[metric]] == pytest.approx(full.totals[metric], rel=1e-9), (L, k, metric)
+        for r in full.breakdown("kind"):
+            assert row[INDEX[f"compute_s:{r['kind']}"]] == pytest.approx(r["compute_s"], rel=1e-9, abs=1e-12)
+
+
+# ---- CLI ----------------------------------------------------------------------------------------------------
+
+def test_cli_estimate_json_has_he_breakdowns():
+    result = invoke("estimate", PSM, "-p", GPU, "-f", "json", "--by", "kind")
+    assert result.exit_code == 0, result.output
+    data = json.loads(result.stdout)
+    he = data["he"]
+    assert set(he) >= {"params", "bootstraps", "by_primitive", "by_op", "layers", "upload_bytes",
+                       "download_bytes", "keys_bytes"}
+    assert set(he["by_primitive"]) == set(PRIMITIVES) and "bootstrapping" in he["by_op"]
+    assert [layer["layer"] for layer in he["layers"]] == list(range(6))
+    assert all(layer["positions"] for layer in he["layers"])
+    assert data["totals"]["rounds"] == 1 and data["totals"]["bootstraps"] == he["bootstraps"]
+    assert math.isclose(he["upload_bytes"] + he["download_bytes"], data["totals"]["comm_bytes"])
+    assert {"levels", "bootstraps", "n_rot", "bootstrap_s", "level_out"} <= set(data["ops"][0])
+
+
+def test_cli_estimate_table_and_baseline():
+    result = invoke("estimate", PSM, "-p", GPU, "--baseline", SPECS / "pythia_70m.yaml")
+    assert result.exit_code == 0, result.output
+    for needle in ("HE time by primitive", "bootstrapping", "Depth and bootstraps per layer", "vs pythia_70m",
+                   "upload + download"):
+        assert needle in result.stdout
+    csv = invoke("estimate", PSM, "-p", GPU, "-f", "csv")
+    assert csv.exit_code == 0 and "bootstrap_s" in csv.stdout.splitlines()[0]
+
+
+def test_cli_calibrate_from_published_totals(tmp_path):
+    from pidse.costs import TABLES_DIR
+
+    out = tmp_path / "gpu.yaml"
+    result = invoke("calibrate", TABLES_DIR / "data" / f"{GPU}.csv", "-t", TABLES_DIR / "templates" / f"{GPU}.yaml",
+                    "-o", out)
+    assert result.exit_code == 0, result.output
+    assert "bootstrap" in result.stdout and load_table(str(out)).primitives["bootstrap"].top_s > 0
+
+
+def test_cli_bad_ckks_table_is_one_line(tmp_path):
+    data = copy.deepcopy(TINY_CKKS)
+    data["ops"] = {"softmax": {"method": "taylor"}}
+    path = write_yaml(tmp_path / "bad.yaml", data)
+    assert_one_line_error(invoke("estimate", PSM, "-p", path), "ops.softmax.method", "nexus, cho, power")
+    data = copy.deepcopy(TINY_CKKS)
+    del data["primitives"]["rot"]
+    path = write_yaml(tmp_path / "bad2.yaml", data)
+    assert_one_line_error(invoke("estimate", PSM, "-p", path), "primitives.rot")
+
+
+# ---- TenSEAL engine ------------------------------------------------------------------------------------------
+
+def test_tenseal_engine_times_primitives(tmp_path):
+    pytest.importorskip("tenseal")
+    from pidse.engines import tenseal
+
+    measured = tenseal.measure((8192,), repeats=1)
+    m = measured[8192]
+    assert m["levels"] == 2 and all(m[w][p]["median_s"] >= 0 for w in ("top", "bottom") for p in tenseal.TIMED)
+    assert m["top"]["cmul"]["median_s"] > m["top"]["add"]["median_s"]
+    out = tmp_path / "t.yaml"
+    from pidse.he_calibrate import write_table
+
+    write_table(tenseal.table_from(measured, 1), out, "test")
+    table = load_table(str(out))
+    assert table.params["ring_dim"] == 8192 and table.primitives["cmul"].grade == "measured"
+    est = estimate(load_spec(SPECS / "gpt2_sm_ln_g.yaml", ["model.layers=1"], 8), table=table,
+                   network=resolve_network("lan"))
+    assert est.totals["compute_s"] > 0
