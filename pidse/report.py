@@ -144,9 +144,12 @@ def write_outputs(df, space, out_dir, command: str, progress=None) -> list[Path]
             names[kind] = path.name
             written.append(path)
         images[job] = names
+    from pidse.he_plot import he_vs_mpc  # nothing unless the sweep has both an MPC and a CKKS table
+
+    he_files, he_lines = he_vs_mpc(df, out)
     path = out / "sweep.md"
-    path.write_text(markdown(df, space, images, command))
-    return written + [path]
+    path.write_text(markdown(df, space, images, command) + "\n".join(he_lines) + ("\n" if he_lines else ""))
+    return written + he_files + [path]
 
 
 # ---- Markdown -----------------------------------------------------------------------------------------------

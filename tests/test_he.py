@@ -344,3 +344,39 @@ def test_tenseal_engine_times_primitives(tmp_path):
     est = estimate(load_spec(SPECS / "gpt2_sm_ln_g.yaml", ["model.layers=1"], 8), table=table,
                    network=resolve_network("lan"))
     assert est.totals["compute_s"] > 0
+
+
+# ---- MPC and HE side by side in a sweep ----------------------------------------------------------------------
+
+def test_sweep_puts_mpc_and_he_side_by_side(tmp_path, monkeypatch):
+    from pidse.space import SPACES_DIR
+
+    monkeypatch.setenv("PIDSE_DB", str(tmp_path / "ppl.sqlite"))
+    data = yaml.safe_load((SPACES_DIR / "he_vs_mpc.yaml").read_text())
+    data["base"] = str((SPACES_DIR / data["base"]).resolve())
+    data["protocols"] = ["aero-secretflow", GPU]
+    data["axes"] = {"norm": data["axes"]["norm"], "activation": data["axes"]["activation"]}
+    space = write_yaml(tmp_path / "space.yaml", data)
+    out = tmp_path / "out"
+    result = invoke("sweep", "--space", space, "--out", out, "-f", "json")
+    assert result.exit_code == 0, result.output
+    assert {s["protocol"] for s in json.loads(result.stdout)} == {"aero-secretflow", GPU}
+    assert (out / f"he_vs_mpc_T128_aero-secretflow_{GPU}.png").read_bytes()[:4] == b"\x89PNG"
+    report = (out / "sweep.md").read_text()
+    assert "## When HE beats MPC" in report and "BW* at wan" in report
+
+
+def test_crossing_bandwidth_equalises_latency():
+    """At BW*, MPC (c 100 s, 10 GB, 1,000 rounds) and CKKS (c 400 s, 20 MB, 1 round) take the same time:
+    BW* = 8 (1e10 - 2e7) / (400 - 100 - 999 x 0.04) = 8 x 9.98e9 / 260.04 = 307 Mbps."""
+    import pandas as pd
+
+    from pidse.he_plot import crossing_bps
+
+    mpc = pd.DataFrame({"compute_s": [100.0], "comm_bytes": [1e10], "rounds": [1000.0]})
+    he = pd.DataFrame({"compute_s": [400.0], "comm_bytes": [2e7], "rounds": [1.0]})
+    bw = crossing_bps(mpc, he, 0.04)[0]
+    assert bw == pytest.approx(8 * 9.98e9 / 260.04)
+    lat = (lambda r: r["compute_s"][0] + 8 * r["comm_bytes"][0] / bw + r["rounds"][0] * 0.04)
+    assert lat(mpc) == pytest.approx(lat(he))
+    assert crossing_bps(mpc.assign(compute_s=500.0), he, 0.04)[0] == math.inf  # MPC's compute alone is slower
