@@ -100,7 +100,8 @@ def price_he(rows: list[dict], edges: list, table, network, allow_missing: bool 
             uncosted.append(kind)
         row.update(comm_bytes=comm, rounds=rounds, compute_s=compute,
                    latency_s=None if compute is None else network.latency_s(comm, rounds, compute),
-                   source=f"{name}#ops.{kind}", grade=_grade(table, acc))
+                   source=f"{name}#primitives" + (f",ops.{kind}" if kind in table.ops else ""),
+                   grade=_grade(table, acc))
         if compute is None:
             row.update(comm_bytes=None, rounds=None)
     layers, boots = _layers(rows, walk, table)

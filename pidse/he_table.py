@@ -79,6 +79,12 @@ class CkksTable:
     def slots(self) -> int:
         return self.params["slots"]
 
+    def entry(self, kind: str, op: str = ""):
+        """Closed forms (pidse formula, scaling) need per-op formulas; CKKS costs come from a walk instead."""
+        raise InputError(self.path, "family", "an MPC cost table with per-op formulas: a CKKS table's costs "
+                         "come from a depth walk over the whole graph, not closed forms (use pidse estimate or "
+                         "pidse sweep)", "ckks")
+
     def setting(self, kind: str, key: str, default=None):
         """An op's setting; `softmax.<method>.<key>` for the softmax variants (kind "nexus" or "cho")."""
         where = self.ops.get("softmax", {}).get(kind, {}) if kind in ("nexus", "cho") else self.ops.get(kind, {})

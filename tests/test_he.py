@@ -380,3 +380,9 @@ def test_crossing_bandwidth_equalises_latency():
     lat = (lambda r: r["compute_s"][0] + 8 * r["comm_bytes"][0] / bw + r["rounds"][0] * 0.04)
     assert lat(mpc) == pytest.approx(lat(he))
     assert crossing_bps(mpc.assign(compute_s=500.0), he, 0.04)[0] == math.inf  # MPC's compute alone is slower
+
+
+def test_closed_forms_refuse_a_ckks_table():
+    for command in (["formula", SPECS / "gpt2_sm_ln_g.yaml", "-p", GPU],
+                    ["scaling", SPECS / "gpt2_sm_ln_g.yaml", "-p", GPU, "-T", "128:256"]):
+        assert_one_line_error(invoke(*command), "family", "depth walk")
