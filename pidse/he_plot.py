@@ -118,7 +118,7 @@ def _plot(mpc, he, rtt, rtts, path, context, mpc_name, he_name) -> None:
 
     plt = _pyplot()
     bw = np.logspace(7, 11, 200)  # 10 Mbps .. 100 Gbps
-    fig, ax = plt.subplots(figsize=(7.5, 4.8))
+    fig, ax = plt.subplots(figsize=(10, 4.8))
     colours = plt.rcParams["axes.prop_cycle"].by_key()["color"]
     nets = load_networks()
     for i, key in enumerate(mpc.index):
@@ -148,7 +148,7 @@ def _plot(mpc, he, rtt, rtts, path, context, mpc_name, he_name) -> None:
     ax.set_title(f"CKKS ({he_name}) vs MPC ({mpc_name}), T={context}, RTT {rtt * 1e3:.0f} ms\n"
                  "x: crossing bandwidth (CKKS faster to its left); dots: MPC at the presets' own RTT",
                  fontsize=9)
-    ax.legend(fontsize=7, loc="upper right", ncol=1)
+    ax.legend(fontsize=7, loc="upper left", bbox_to_anchor=(1.01, 1.0), borderaxespad=0)
     ax.grid(True, which="major", alpha=0.3)
     fig.tight_layout()
     fig.savefig(path, dpi=DPI)
