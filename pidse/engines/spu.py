@@ -33,8 +33,14 @@ Where every number comes from (SPU 0.9.5; its Python link object exposes no coun
                   shares the weights once, so v2a bytes are a one-time cost, reported apart and NOT in
                   `query_bytes` = send_bytes - weight_share_bytes.
   The first run of an executable in a session carries one-time setup (Cheetah's OT base setup and HE keys,
-  a few MB, partly in the second run); `measure` runs it `1 + repeats` times and keeps the median of the
-  warm runs; setup_bytes = first-run bytes - that median.
+  a few MB, partly in the second run); `measure` runs it once, then warm runs, and reports their MEAN
+  (median, min and max kept too); setup_bytes = first-run bytes - that mean. Why the mean: CHEETAH draws
+  multiplication triples and OTs from buffers that it refills in batches (e.g. ~1.1 MB of HE traffic for a
+  batch of triples), so a small op costs 36 KB in most runs and 1.2 MB in the run that refills; the median
+  would drop the refills, which a model pays in proportion to what it consumes. Calibration therefore keeps
+  CHEETAH's warm runs of buffer-consuming ops going until they moved 16 MB or processed 65,536 elements (many
+  refills), and those of its HE matmuls (deterministic within 0.05%) until they agree within 1%; SEMI2K and
+  ABY3 are deterministic (every warm run identical), so there mean = median.
 """
 from __future__ import annotations
 
@@ -116,33 +122,37 @@ def parse_run(text: str, parties: int, wall_s: float = 0.0) -> RunStats:
 
 @dataclass
 class Measurement:
-    """One executable run 1 + repeats times in one session: the first run and the warm runs."""
+    """One executable in one session: its first run and its warm runs (means reported, see the module doc)."""
     first: RunStats
     warm: list
 
-    def _median(self, attr: str) -> float:
-        return float(statistics.median(getattr(r, attr) for r in self.warm))
+    def _mean(self, attr: str) -> float:
+        return float(statistics.fmean(getattr(r, attr) for r in self.warm))
 
     @property
     def query_bytes(self) -> float:
-        return self._median("query_bytes")
+        return self._mean("query_bytes")
+
+    @property
+    def median_bytes(self) -> float:
+        return float(statistics.median(r.query_bytes for r in self.warm))
 
     @property
     def weight_share_bytes(self) -> float:
-        return self._median("weight_share_bytes")
+        return self._mean("weight_share_bytes")
 
     @property
     def setup_bytes(self) -> float:
-        return max(0.0, self.first.send_bytes - self._median("send_bytes"))
+        return max(0.0, self.first.send_bytes - self._mean("send_bytes"))
 
     @property
     def wall_s(self) -> float:
-        return self._median("wall_s")
+        return float(statistics.median(r.wall_s for r in self.warm))
 
     @property
     def typical(self) -> RunStats:
         """The warm run closest to the median bytes (its messages and rounds are reported)."""
-        target = self.query_bytes
+        target = self.median_bytes
         return min(self.warm, key=lambda r: abs(r.query_bytes - target))
 
     @property
@@ -151,10 +161,12 @@ class Measurement:
 
     def record(self) -> dict:
         """Raw numbers for a table's measurement record (plain types)."""
-        return {"comm_bytes": self.query_bytes, "weight_share_bytes": self.weight_share_bytes,
-                "setup_bytes": self.setup_bytes, "messages_per_party": list(self.typical.messages),
-                "rounds": self.rounds, "wall_s": round(self.wall_s, 6),
-                "warm_bytes": [r.query_bytes for r in self.warm], "first_run_bytes": self.first.send_bytes}
+        warm = [r.query_bytes for r in self.warm]
+        return {"comm_bytes": round(self.query_bytes, 1), "weight_share_bytes": round(self.weight_share_bytes, 1),
+                "setup_bytes": round(self.setup_bytes, 1), "messages_per_party": list(self.typical.messages),
+                "rounds": self.rounds, "wall_s": round(self.wall_s, 6), "warm_runs": len(warm),
+                "warm_bytes_median": self.median_bytes, "warm_bytes_min": min(warm), "warm_bytes_max": max(warm),
+                "first_run_bytes": self.first.send_bytes}
 
 
 def _setup_logging() -> Path:
@@ -266,6 +278,20 @@ class Session:
                 time.sleep(0.01)
         return parse_run(text, self.parties, wall)
 
-    def measure(self, executable, repeats: int = 3) -> Measurement:
-        first = self.run(executable)
-        return Measurement(first, [self.run(executable) for _ in range(max(1, repeats))])
+    def measure(self, executable, repeats: int = 3, min_bytes: float = 0, min_elements: float = 0,
+                elements: float = 0, max_runs: int = 256) -> Measurement:
+        """A first run, then at least `repeats` warm runs, and more (at most max_runs) until they moved
+        `min_bytes` or processed `min_elements` (`elements` per run); with min_elements 0, until the warm runs
+        agree within 1% or moved min_bytes."""
+        first, warm = self.run(executable), []
+
+        def settled():
+            sizes = [r.send_bytes for r in warm]
+            if sum(sizes) >= min_bytes or len(warm) >= max_runs:
+                return True
+            if min_elements:
+                return elements * len(warm) >= min_elements
+            return max(sizes) - min(sizes) <= 0.01 * max(sizes)
+        while len(warm) < max(1, repeats) or not settled():
+            warm.append(self.run(executable))
+        return Measurement(first, warm)

@@ -82,6 +82,14 @@ def _eval(text: str, values: dict) -> float:
     return float(f(**{s: values[s] for s in f.symbols}))
 
 
+# CHEETAH: warm runs keep going until they moved 16 MB or (ops that draw on its triple/OT buffers) processed
+# 65,536 elements, so that its batched buffer refills average out (see pidse.engines.spu); its HE matmuls are
+# deterministic and stop when the runs agree within 1%
+MIN_BYTES = {"cheetah": 16e6}
+MIN_ELEMENTS = {"cheetah": 65536}
+HE_KINDS = ("linear", "lm_head", "embedding", "matmul")
+
+
 def measure_op(session: S.Session, kind: str, shape: dict, repeats: int = 3, seed: int = 0):
     """Measure one op; returns (Measurement, max abs error of SPU's output against plaintext JAX)."""
     prog = program(kind, shape, seed)
@@ -89,7 +97,11 @@ def measure_op(session: S.Session, kind: str, shape: dict, repeats: int = 3, see
     for (_, value, owner), name in zip(prog.inputs, names):
         session.put(name, value, owner)
     executable = session.compile(prog.fn, [a for _, a, _ in prog.inputs], names, [f"{kind}.out"])
-    result = session.measure(executable, repeats)
+    from pidse.costs import shape_values
+
+    min_elements = 0 if kind in HE_KINDS else MIN_ELEMENTS.get(session.protocol, 0)
+    result = session.measure(executable, repeats, MIN_BYTES.get(session.protocol, 0), min_elements,
+                             shape_values(kind, shape)["elements"])
     got, want = np.asarray(session.reveal(f"{kind}.out")), np.asarray(reference(prog))
     error = float(np.abs(got.astype(np.float64) - want).max()) if got.size else 0.0
     session.drop(*names, f"{kind}.out")
@@ -199,8 +211,12 @@ def _table(protocol, shapes, repeats, session, ops, fit, rows, session_setup, el
         "fraction_bits": session.settings()["fraction_bits"],
         "network": "puma-lan" if parties == 3 else "lan",
         "communication": "Total over all parties of the bytes SPU's own link counters report sent ('Link "
-                         "details' profile lines; equal to the bytes received), warm runs (median of "
-                         f"{repeats} after a first run), per query. One-time costs are NOT included and are "
+                         "details' profile lines; equal to the bytes received), per query: the mean of at "
+                         f"least {repeats} warm runs after a first run"
+                         + ("; more until they moved 16 MB or processed 65,536 elements (HE matmuls: until "
+                            "they agree within 1%), so that CHEETAH's batched refills of its triple and OT "
+                            "buffers (about 1.1 MB each) average out" if protocol == "cheetah" else
+                            " (every warm run moves the same bytes)") + ". One-time costs are NOT included and are "
                          "recorded apart: first-run setup (OT base setup, HE keys) and sharing the server's "
                          "weights (ABY3 secret-shares a private weight at every SPU run; a deployment does it "
                          "once). " + (online + "." if online else "No offline phase is left out: "
