@@ -120,8 +120,8 @@ def load_ckks(src: str, data: dict) -> CkksTable:
     for key in PARAM_KEYS:
         if type(params.get(key)) is not int or params[key] < 0:
             raise InputError(src, f"params.{key}", "a non-negative integer", params.get(key))
-    if params["slots"] > params["ring_dim"] // 2 or params["levels_after_bootstrap"] < 1:
-        raise InputError(src, "params", "slots <= ring_dim / 2 and levels_after_bootstrap >= 1")
+    if params["slots"] > params["ring_dim"] // 2 or not 1 <= params["levels_after_bootstrap"] <= params["levels_fresh"]:
+        raise InputError(src, "params", "slots <= ring_dim / 2 and 1 <= levels_after_bootstrap <= levels_fresh")
 
     primitives, unknown = {}, {}
     for name, spec in (data["primitives"] or {}).items():

@@ -142,8 +142,9 @@ def table_from(measured: dict, repeats: int) -> dict:
     n = max(measured)
     m = measured[n]
     chain = m["coeff_modulus_bits"]
+    after = min(table["params"]["levels_after_bootstrap"], m["levels"])  # --shapes small: a 2-level chain
     table["params"].update(ring_dim=n, slots=n // 2, log_q=sum(chain), q0_bits=chain[0], scale_bits=chain[1],
-                           special_bits=chain[-1], levels_fresh=m["levels"])
+                           special_bits=chain[-1], levels_fresh=m["levels"], levels_after_bootstrap=after)
     date = datetime.date.today().isoformat()
     for prim in TIMED:
         table["primitives"][prim] = {
