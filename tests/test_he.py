@@ -244,10 +244,11 @@ def test_table5_order_and_growth(table5, T):
     assert table5[1024]["nexus"] / table5[1024]["power"] > table5[128]["nexus"] / table5[128]["power"]
 
 
-INCONSISTENT = ("Table 5 and App. G disagree under one price per bootstrapped ciphertext: with App. G's "
-                "bootstrap (0.41 s), Cho et al.'s depth 48 forces >= 1 bootstrap per score ciphertext, >= 1,260 s "
-                "at 1024 tokens against 173 s published; and NEXUS's published per-ciphertext cost (~27 ms, 14x "
-                "Power-Softmax's) is neither its ~8 key switches (no bootstrap) nor a bootstrap (0.41 s)")
+INCONSISTENT = ("Table 5 prices a bootstrap two ways under one price per ciphertext: Cho et al.'s depth 48 on 512 "
+                "score ciphertexts per layer at 1024 tokens needs >= 4 bootstraps each (9 levels between "
+                "bootstraps), so 173.4 s caps one at ~14 ms; Power-Softmax's length-independent part (0.43 s per "
+                "layer, from 2.7 s at 128 and 8.6 s at 1024 tokens) is one bootstrap of its row sums at ~0.4 s, as "
+                "App. G's totals give (0.41 s). pidse keeps App. G's price: Power-Softmax lands, NEXUS and Cho miss")
 
 
 @pytest.mark.parametrize("T, method", [(1024, "cho"), (1024, "nexus"), (128, "cho"), (128, "nexus")])
