@@ -219,8 +219,11 @@ def test_divergence_detection_rules():
     assert Divergence(256, 2.0).check(float("nan"))
     assert Divergence(256, 2.0).check(float("inf"))
     assert Divergence(256, 2.0).check(3.0, float("nan"))
-    exploded = Divergence(256, 2.0)
-    assert exploded.check(11.2) and "2 x ln(V)" in exploded.reason
+    exploded = Divergence(256, 2.0, patience=3)  # above the limit 3 steps in a row
+    assert not exploded.check(11.2) and not exploded.check(11.3)
+    assert not exploded.check(4.0)  # came back down: a spike, the count restarts
+    assert not exploded.check(11.2) and not exploded.check(11.2)
+    assert exploded.check(11.2) and "2 x ln(V) = 11.1 for 3 steps" in exploded.reason
 
 
 def test_huge_learning_rate_diverges(tmp_path, corpus):

@@ -6,10 +6,11 @@ the first 5% of steps, then linear ("polynomial", power 1) decay to 10% of the p
 fp32, random windows of T + 1 tokens from the training stream.
 
 A run diverges when a training loss or the gradient norm is not finite, or when a training loss exceeds
-`explode` x ln(V) (default 2: twice what the uniform guess costs, far above any loss a working model has); training
-stops there and the run is recorded as diverged, with no perplexity. Every `eval_every` steps (and at step 0 and
-the end) the loss on fixed validation blocks and the attention entropy of every head (averaged over the
-validation sequences and query positions) are recorded.
+`explode` x ln(V) (default 2: twice what the uniform guess costs, far above any loss a working model has) for 25
+steps in a row (a spike that recovers is not a divergence); training stops there and the run is recorded as
+diverged, with no perplexity. Every `eval_every` steps (and at step 0 and the end) the loss on fixed validation
+blocks and the attention entropy of every head (averaged over the validation sequences and query positions) are
+recorded.
 """
 from __future__ import annotations
 
@@ -50,7 +51,8 @@ class TrainConfig:
     seed: int = 0
     device: str = "auto"  # auto | cpu | cuda | cuda:N
     threads: int | None = None  # torch CPU threads (None: torch's default)
-    explode: float = 2.0  # divergence: a training loss above explode x ln(V)
+    explode: float = 2.0  # divergence: a training loss above explode x ln(V) ...
+    patience: int = 25  # ... for this many steps in a row
     entropy_mode: str = "mean"  # Algorithm 1 as written ("mean") or the public code's ("per_query")
     theta_init: float = 0.5  # initial per-head entropy threshold (fraction of E_max)
 
@@ -117,20 +119,27 @@ def evaluate(model: GPT, val, batch: int, device) -> tuple[float, np.ndarray]:
 
 
 class Divergence:
-    """Decides, step by step, whether a run has diverged; `reason` says why."""
+    """Decides, step by step, whether a run has diverged; `reason` says why.
 
-    def __init__(self, vocab_size: int, explode: float):
+    Diverged: a training loss or gradient norm that is not finite (at once), or a training loss above
+    explode x ln(V) for `patience` steps in a row (a spike that comes back down is not a divergence).
+    """
+
+    def __init__(self, vocab_size: int, explode: float, patience: int = 25):
         self.limit = explode * math.log(vocab_size)
-        self.explode = explode
+        self.explode, self.patience = explode, patience
+        self.above = 0
         self.reason: str | None = None
 
     def check(self, loss: float, grad_norm: float | None = None) -> bool:
+        self.above = self.above + 1 if math.isfinite(loss) and loss > self.limit else 0
         if not math.isfinite(loss):
             self.reason = f"training loss is {loss}"
         elif grad_norm is not None and not math.isfinite(grad_norm):
             self.reason = f"gradient norm is {grad_norm}"
-        elif loss > self.limit:
-            self.reason = f"training loss {loss:.3g} > {self.explode:g} x ln(V) = {self.limit:.3g}"
+        elif self.above >= self.patience:
+            self.reason = (f"training loss above {self.explode:g} x ln(V) = {self.limit:.3g} for {self.patience} "
+                           f"steps (last {loss:.3g})")
         return self.reason is not None
 
 
@@ -156,7 +165,7 @@ def train(spec: Spec, corpus: Corpus, cfg: TrainConfig, progress=None) -> dict:
                                  cfg.theta_init).to(device)
     opt = optimizer(model, reg, cfg, device)
     val = validation_blocks(corpus.val, T, cfg.eval_blocks)
-    guard = Divergence(V, cfg.explode)
+    guard = Divergence(V, cfg.explode, cfg.patience)
     losses, penalties, evals = [], [], []
     log = progress or (lambda line: None)
 
