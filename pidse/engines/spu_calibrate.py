@@ -255,16 +255,26 @@ def _table(protocol, shapes, repeats, session, ops, fit, rows, session_setup, el
     }
 
 
-def stability(a: dict, b: dict, threshold_pct: float = 5.0) -> list[dict]:
-    """Compare the comm coefficients of two calibrated tables: one row per (kind, term)."""
+def _share(table: dict, kind: str, term: str, coef: float) -> float:
+    """The largest share of an op's measured bytes that one fitted term contributes at the calibration shapes."""
+    rows = [r for r in table["fit"]["measurements"] if r["kind"] == kind and r["comm_bytes"]]
+    return max((coef * _eval(term, _values(kind, r["shape"])) / r["comm_bytes"] for r in rows), default=0.0)
+
+
+def stability(a: dict, b: dict, threshold_pct: float = 5.0, material: float = 0.005) -> list[dict]:
+    """Compare the comm coefficients of two calibrated tables: one row per (kind, term). A term is within when
+    it changed by <= threshold_pct, or when it is immaterial: under `material` (0.5%) of the op's bytes at every
+    calibration shape in both tables (NNLS may keep or drop such a term from one run to the next)."""
     out = []
     for kind, fa in a["fit"]["coefficients"].items():
         fb = b["fit"]["coefficients"].get(kind, {})
         for term in set(fa["comm_bytes"]) | set(fb.get("comm_bytes", {})):
             x, y = fa["comm_bytes"].get(term, 0.0), fb.get("comm_bytes", {}).get(term, 0.0)
             change = 100 * abs(y - x) / max(abs(x), abs(y)) if max(abs(x), abs(y)) else 0.0
+            share = max(_share(a, kind, term, x), _share(b, kind, term, y))
             out.append({"kind": kind, "term": term, "first": x, "second": y, "change_pct": round(change, 3),
-                        "within": change <= threshold_pct})
+                        "max_share_pct": round(100 * share, 4),
+                        "within": change <= threshold_pct or share < material})
     return out
 
 
