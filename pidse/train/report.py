@@ -34,7 +34,9 @@ def last_entropy(run: dict) -> tuple[np.ndarray, int]:
 
 
 def title(run: dict) -> str:
-    return run.get("label") or run.get("spec_name") or run.get("name") or "run"
+    """The run's label, with its seed when that is not 0 (several seeds of one model stay apart)."""
+    seed = (run.get("config") or {}).get("seed", 0)
+    return (run.get("label") or run.get("spec_name") or run.get("name") or "run") + (f" seed {seed}" if seed else "")
 
 
 def summary_rows(runs: list[dict]) -> list[dict]:
@@ -102,7 +104,7 @@ def plot_ranges(runs: list[dict], path: Path) -> Path:
 
 
 def plot_heatmaps(runs: list[dict], path: Path) -> Path:
-    plt, fig, axes = _panels(len(runs), width=3.0, height=2.9)
+    plt, fig, axes = _panels(len(runs), width=3.3, height=3.0)
     image = None
     for ax, run in zip(axes, runs):
         ent, step = last_entropy(run)
@@ -115,8 +117,8 @@ def plot_heatmaps(runs: list[dict], path: Path) -> Path:
         ax.set_yticks(range(frac.shape[0]))
         ax.set_xlabel("head", fontsize=8)
         ax.set_ylabel("layer", fontsize=8)
-        note = f"\ndiverged; last eval step {step}" if run.get("diverged") else f" (step {step})"
-        ax.set_title(title(run) + note, fontsize=9)
+        note = f"diverged; last eval step {step}" if run.get("diverged") else f"step {step}"
+        ax.set_title(f"{title(run)}\n{note}", fontsize=8)
     fig.subplots_adjust(hspace=0.55, wspace=0.4)
     fig.colorbar(image, ax=list(axes), shrink=0.8, label="entropy / log T")
     uniform = _uniform_causal(runs[0]["context"])
