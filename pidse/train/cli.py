@@ -166,8 +166,7 @@ def entropy(
     """
     import os
 
-    from pidse.train.loop import read_run
-    from pidse.train.report import render_table, summary_rows, write_report
+    from pidse.train.report import read_run, render_table, summary_rows, write_report
 
     records = [read_run(r) for r in runs]
     folders = [(r if r.is_dir() else r.parent).resolve() for r in runs]

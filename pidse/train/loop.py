@@ -252,19 +252,3 @@ def write_run(result: dict, folder: Path) -> Path:
     path = folder / "run.json"
     path.write_text(json.dumps(result, indent=1, allow_nan=True) + "\n")
     return path
-
-
-def read_run(path: str | Path) -> dict:
-    """A run record from its folder or its run.json."""
-    path = Path(path)
-    if path.is_dir():
-        path = path / "run.json"
-    if not path.is_file():
-        raise InputError(path, None, "a run folder written by `pidse train` (with a run.json)")
-    try:
-        data = json.loads(path.read_text())
-    except json.JSONDecodeError as err:
-        raise InputError(path, f"line {err.lineno}", f"well-formed JSON ({err.msg})") from None
-    if not isinstance(data, dict) or "history" not in data or "context" not in data:
-        raise InputError(path, None, "a run record written by `pidse train`")
-    return data

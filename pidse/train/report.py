@@ -11,13 +11,32 @@ No torch needed: the records are JSON.
 """
 from __future__ import annotations
 
+import json
 import math
 from pathlib import Path
 
 import numpy as np
 
+from pidse.errors import InputError
+
 RANGES = ("[0, max/4)", "[max/4, max/2)", "[max/2, 3max/4)", "[3max/4, max]")
 RANGE_COLORS = ("#b2182b", "#ef8a62", "#67a9cf", "#2166ac")
+
+
+def read_run(path: str | Path) -> dict:
+    """A run record from its folder or its run.json."""
+    path = Path(path)
+    if path.is_dir():
+        path = path / "run.json"
+    if not path.is_file():
+        raise InputError(path, None, "a run folder written by `pidse train` (with a run.json)")
+    try:
+        data = json.loads(path.read_text())
+    except json.JSONDecodeError as err:
+        raise InputError(path, f"line {err.lineno}", f"well-formed JSON ({err.msg})") from None
+    if not isinstance(data, dict) or "history" not in data or "context" not in data:
+        raise InputError(path, None, "a run record written by `pidse train`")
+    return data
 
 
 def range_fractions(entropy, e_max: float) -> list[float]:
