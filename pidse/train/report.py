@@ -123,7 +123,8 @@ def plot_ranges(runs: list[dict], path: Path) -> Path:
 
 
 def plot_heatmaps(runs: list[dict], path: Path) -> Path:
-    plt, fig, axes = _panels(len(runs), width=3.3, height=3.0)
+    layers = max(len(last_entropy(r)[0]) for r in runs)
+    plt, fig, axes = _panels(len(runs), width=3.3, height=max(3.0, 0.25 * layers + 1.4))
     image = None
     for ax, run in zip(axes, runs):
         ent, step = last_entropy(run)
@@ -141,8 +142,8 @@ def plot_heatmaps(runs: list[dict], path: Path) -> Path:
     fig.subplots_adjust(hspace=0.55, wspace=0.4)
     fig.colorbar(image, ax=list(axes), shrink=0.8, label="entropy / log T")
     uniform = _uniform_causal(runs[0]["context"])
-    fig.suptitle("Attention entropy per layer and head (query-averaged, validation); "
-                 f"uniform causal attention = {uniform:.2f}", fontsize=10)
+    fig.suptitle("Attention entropy per layer and head (query-averaged, validation);\n"
+                 f"uniform causal attention = {uniform:.2f}", fontsize=10, y=1.0 + 0.12 / math.ceil(len(runs) / 4))
     return _save(plt, fig, path, tight=False)
 
 
