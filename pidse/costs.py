@@ -19,6 +19,7 @@ from pathlib import Path
 from pidse.errors import InputError
 from pidse.formula import Formula, FormulaError
 from pidse.graph import OP_KINDS
+from pidse.schema import reject_unknown
 
 ROOT = Path(__file__).resolve().parents[1]
 TABLES_DIR = ROOT / "cost_tables"
@@ -148,11 +149,7 @@ def load_table(name: str) -> CostTable:
             raise InputError(src, key, "this key in a cost table")
     known = {"version", "name", "description", "parties", "protocol", "ring_bits", "fraction_bits", "network",
              "communication", "rounds_note", "online_only", "constants", "ops", "fit", "notes", "anchors"}
-    for key in data:
-        if key not in known:
-            from pidse.schema import suggest
-
-            raise InputError(src, key, "a known cost-table key" + suggest(key, known))
+    reject_unknown(data, known, src, "cost-table key")
     constants = data.get("constants") or {}
     if not all(isinstance(v, (int, float)) and not isinstance(v, bool) for v in constants.values()):
         raise InputError(src, "constants", "a mapping of names to numbers")

@@ -108,11 +108,9 @@ class CkksTable:
 def load_ckks(src: str, data: dict) -> CkksTable:
     """Validate a `family: ckks` table already read from `src` (see load_table in pidse/costs.py)."""
     from pidse.costs import GRADES, load_networks, resolve_network
-    from pidse.schema import suggest
+    from pidse.schema import reject_unknown, suggest
 
-    for key in data:
-        if key not in TOP_KEYS:
-            raise InputError(src, key, "a known CKKS-table key" + suggest(key, TOP_KEYS))
+    reject_unknown(data, TOP_KEYS, src, "CKKS-table key")
     for key in ("name", "params", "primitives", "ops"):
         if key not in data:
             raise InputError(src, key, "this key in a CKKS table")

@@ -22,6 +22,16 @@ def suggest(word: str, choices) -> str:
     return f" (did you mean '{close[0]}'?)" if close else ""
 
 
+def reject_unknown(keys, allowed, source: str, what: str = "key", prefix: str = "",
+                   list_allowed: bool = False) -> None:
+    """InputError for the first key not in `allowed`: a typo that is silently ignored gives a wrong cost."""
+    for name in keys:
+        if name not in allowed:
+            key = f"{prefix}.{name}" if prefix else str(name)
+            listed = "; allowed: " + ", ".join(allowed) if list_allowed else ""
+            raise InputError(source, key, f"a known {what}" + suggest(str(name), allowed) + listed)
+
+
 def describe(hint) -> str:
     """A type hint in words, for error messages."""
     origin, args = typing.get_origin(hint), typing.get_args(hint)
@@ -77,11 +87,7 @@ def from_mapping(cls, data: Any, source: str, prefix: str = ""):
         raise InputError(source, where, "a mapping of keys to values", data)
     fields = {f.name: f for f in dataclasses.fields(cls) if f.init and not f.metadata.get("internal")}
     hints = _type_hints(cls)
-    for name in data:
-        if name not in fields:
-            key = f"{prefix}.{name}" if prefix else str(name)
-            raise InputError(source, key, "a known key" + suggest(str(name), fields)
-                             + "; allowed: " + ", ".join(fields))
+    reject_unknown(data, fields, source, prefix=prefix, list_allowed=True)
     kwargs = {}
     for name, field in fields.items():
         key = f"{prefix}.{name}" if prefix else name

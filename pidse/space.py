@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from pidse.errors import InputError
+from pidse.schema import reject_unknown
 from pidse.spec import Spec, apply_overrides, from_mapping, resolve_extends, validate
 
 SPACES_DIR = Path(__file__).resolve().parents[1] / "arch_specs" / "spaces"
@@ -95,11 +96,7 @@ def load_space(name: str = "aero") -> Space:
     if not path.is_file():
         raise InputError("--space", None, "a space name in arch_specs/spaces/ or a path to a space YAML", name)
     data = read_mapping(path)
-    for key in data:
-        if key not in TOP_KEYS:
-            from pidse.schema import suggest
-
-            raise InputError(src, key, "a known space key" + suggest(key, TOP_KEYS))
+    reject_unknown(data, TOP_KEYS, src, "space key")
     if "base" not in data:
         raise InputError(src, "base", "the spec every point starts from (a path relative to the space)")
     base = resolve_extends((path.parent / data["base"]).resolve())
