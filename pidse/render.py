@@ -116,14 +116,21 @@ def to_csv(est: Estimate, by: str = "op") -> str:
         rows = [{**r, **r["shape"]} for r in rows]
     else:
         head = [by, "ops", *est.columns]
+    return csv_text(rows, head, ignore_extra=True)
+
+
+# ---- tables -------------------------------------------------------------------------------------------------
+
+def csv_text(rows, columns=None, ignore_extra: bool = False) -> str:
+    """Rows (dicts) as CSV text; columns default to every key seen, in first-seen order."""
+    rows = list(rows)
+    columns = list(columns) if columns is not None else list(dict.fromkeys(k for r in rows for k in r))
     out = io.StringIO()
-    writer = csv.DictWriter(out, head, extrasaction="ignore", lineterminator="\n")
+    writer = csv.DictWriter(out, columns, extrasaction="ignore" if ignore_extra else "raise", lineterminator="\n")
     writer.writeheader()
     writer.writerows(rows)
     return out.getvalue()
 
-
-# ---- tables -------------------------------------------------------------------------------------------------
 
 def grid(header: list[str], rows: list[list[str]], markdown: bool) -> str:
     """Aligned plain-text columns (text left, numbers right), or a Markdown table."""
@@ -227,12 +234,7 @@ def residual_report(result, fmt: str = "table") -> str:
                            "rtt_s": result.rtt_s, "residuals": result.residuals,
                            "warnings": result.warnings}, indent=2)
     if fmt == "csv":
-        out = io.StringIO()
-        writer = csv.DictWriter(out, list(dict.fromkeys(k for r in result.residuals for k in r)),
-                                lineterminator="\n")
-        writer.writeheader()
-        writer.writerows(result.residuals)
-        return out.getvalue()
+        return csv_text(result.residuals)
     markdown = fmt == "markdown"
     header = ["row", "comm", "fit", "error %", "latency", "fit", "error %"]
     body = []

@@ -17,7 +17,7 @@ from pathlib import Path
 import numpy as np
 
 from pidse.plots import aero_steps, ppl_text, rows_of
-from pidse.render import duration, gigabytes, grid
+from pidse.render import csv_text, duration, gigabytes, grid
 
 ROOT = Path(__file__).resolve().parents[1]
 PUBLISHED = ROOT / "cost_tables" / "data" / "aero-secretflow.csv"
@@ -295,17 +295,10 @@ def render_summary(df, fmt: str) -> str:
     if fmt == "json":
         return json.dumps(data, indent=2)
     if fmt == "csv":
-        import io
-
-        out = io.StringIO()
         fields = ["context", "protocol", "network", "label", "layers", "prune_last", "ppl", "comm_bytes",
                   "latency_s", "front_comm", "front_latency", "source"]
-        writer = csv.DictWriter(out, fields, lineterminator="\n")
-        writer.writeheader()
-        for s in data:
-            for f in s["front"]:
-                writer.writerow({**{k: s[k] for k in ("context", "protocol", "network")}, **f})
-        return out.getvalue()
+        return csv_text(({**{k: s[k] for k in ("context", "protocol", "network")}, **f}
+                         for s in data for f in s["front"]), fields)
     markdown_ = fmt == "markdown"
     parts = []
     for s in data:

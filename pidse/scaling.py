@@ -141,21 +141,14 @@ def render(spec, rows: list[dict], crossings: list[Crossover], fmt: str = "table
     """The scaling table (costs and the largest communication shares per context) and the crossovers."""
     import json
 
-    from pidse.render import duration, gigabytes, grid, si
+    from pidse.render import csv_text, duration, gigabytes, grid, si
 
     if fmt == "json":
         return json.dumps({"spec": spec.name, "rows": rows, "crossovers": [
             {"what": c.what, "context": c.context, "equation": c.equation, "otherwise": c.otherwise}
             for c in crossings]}, indent=2)
     if fmt == "csv":
-        import csv
-        import io
-
-        out = io.StringIO()
-        writer = csv.DictWriter(out, list(dict.fromkeys(k for r in rows for k in r)), lineterminator="\n")
-        writer.writeheader()
-        writer.writerows(rows)
-        return out.getvalue()
+        return csv_text(rows)
     priced = "comm_bytes" in rows[0]
     shares = sorted({k for r in rows for k in r if k.startswith("comm_pct:")},
                     key=lambda k: -max(r.get(k, 0) for r in rows))[:5]

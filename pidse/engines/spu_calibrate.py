@@ -296,17 +296,12 @@ def summary(table: dict, fmt: str = "table") -> str:
         return json.dumps({"table": table["name"], "coefficients": fit["coefficients"],
                            "measurements": fit["measurements"]}, indent=2)
     if fmt == "csv":
-        import csv
-        import io
+        from pidse.render import csv_text
 
-        out = io.StringIO()
         keys = ["kind", "shape", "comm_bytes", "comm_bytes_fit", "comm_error_pct", "rounds", "rounds_fit", "wall_s",
                 "weight_share_bytes", "setup_bytes", "max_abs_error"]
-        writer = csv.DictWriter(out, keys, extrasaction="ignore", lineterminator="\n")
-        writer.writeheader()
-        writer.writerows({**r, "shape": " ".join(f"{k}={v}" for k, v in r["shape"].items())}
-                         for r in fit["measurements"])
-        return out.getvalue()
+        return csv_text(({**r, "shape": " ".join(f"{k}={v}" for k, v in r["shape"].items())}
+                         for r in fit["measurements"]), keys, ignore_extra=True)
     body = [[kind, str(sum(r["kind"] == kind for r in fit["measurements"])), f"{c['max_abs_comm_error_pct']:.2f}",
              table["ops"][kind]["comm_bytes"], table["ops"][kind]["rounds"]]
             for kind, c in fit["coefficients"].items()]
