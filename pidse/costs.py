@@ -19,10 +19,9 @@ from pathlib import Path
 from pidse.errors import InputError
 from pidse.formula import Formula, FormulaError
 from pidse.graph import OP_KINDS
+from pidse.resources import TABLES_DIR
 from pidse.schema import reject_unknown
 
-ROOT = Path(__file__).resolve().parents[1]
-TABLES_DIR = ROOT / "cost_tables"
 NETWORKS_FILE = Path(__file__).resolve().parent / "data" / "networks.yaml"
 GRADES = ("measured", "published", "derived", "estimate")
 METRICS = ("comm_bytes", "rounds", "compute_s")

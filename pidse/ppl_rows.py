@@ -17,17 +17,13 @@ from pathlib import Path
 
 from pidse.archkey import arch_key, describe_arch
 from pidse.errors import InputError
+from pidse.resources import SPECS_DIR
 from pidse.schema import from_mapping, suggest
 from pidse.spec import Spec, load_spec, read_mapping
 
 DATA = Path(__file__).resolve().parent / "data"
 LABELS_YAML = DATA / "ppl_labels.yaml"
 STATUSES = ("ok", "diverged")
-
-
-def arch_specs_dir() -> Path:
-    """The shipped specs, next to the package (works from an editable install and from the repository)."""
-    return Path(__file__).resolve().parents[1] / "arch_specs"
 
 
 # ---- one run: validated values ---------------------------------------------------------------------------
@@ -98,7 +94,7 @@ def resolve_spec(text: str) -> Path:
     path = Path(text).expanduser()
     if path.is_absolute() or path.exists():
         return path
-    for base in (arch_specs_dir().parent, arch_specs_dir()):
+    for base in (SPECS_DIR.parent, SPECS_DIR):
         if (base / path).exists():
             return base / path
     return path
@@ -108,7 +104,7 @@ def spec_ref(path: Path, overrides) -> str:
     """How a row records its spec: the file (relative to the repository when inside it) and its --set items."""
     path = Path(path).resolve()
     try:
-        path = path.relative_to(arch_specs_dir().parent)
+        path = path.relative_to(SPECS_DIR.parent)
     except ValueError:
         pass
     return shlex.join([str(path), *(x for o in overrides for x in ("--set", o))])

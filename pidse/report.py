@@ -18,9 +18,10 @@ import numpy as np
 
 from pidse.plots import aero_steps, ppl_text, rows_of
 from pidse.render import csv_text, duration, gigabytes, grid
+from pidse.resources import TABLES_DIR
 
-ROOT = Path(__file__).resolve().parents[1]
-PUBLISHED = ROOT / "cost_tables" / "data" / "aero-secretflow.csv"
+ROOT = TABLES_DIR.parent
+PUBLISHED = TABLES_DIR / "data" / "aero-secretflow.csv"
 PAPER_PROTOCOL = "aero-secretflow"  # the paper's costs compare only with the table fitted to them
 WISH_LIST = 15
 WISH_ANY = 5  # wish-list rows cheaper than every measured run (break-even infinite)

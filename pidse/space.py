@@ -13,10 +13,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from pidse.errors import InputError
+from pidse.resources import SPACES_DIR
 from pidse.schema import reject_unknown
 from pidse.spec import Spec, apply_overrides, from_mapping, resolve_extends, validate
 
-SPACES_DIR = Path(__file__).resolve().parents[1] / "arch_specs" / "spaces"
 TOP_KEYS = {"version", "name", "description", "base", "protocols", "networks", "contexts", "axes", "ranges"}
 
 

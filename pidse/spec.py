@@ -285,9 +285,29 @@ def apply_overrides(data: dict, overrides) -> tuple[dict, set[str]]:
     return data, keys
 
 
+def spec_path(name: str | Path) -> Path:
+    """A spec path as given; a bare name that is no file (gpt2_sm_scfuffn) is the shipped spec of that name."""
+    from pidse.resources import SPECS_DIR
+
+    path = Path(name)
+    shipped = SPECS_DIR / f"{path.name}.yaml"
+    if not path.exists() and path.parent == Path(".") and not path.suffix and shipped.is_file():
+        return shipped
+    return path
+
+
+def list_specs() -> list[str]:
+    from pidse.resources import SPECS_DIR
+
+    return sorted(p.stem for p in SPECS_DIR.glob("*.yaml"))
+
+
 def load_spec(path: str | Path, overrides=(), context: int | None = None) -> Spec:
     """Load and validate a spec (or HuggingFace config.json), with `--set` overrides and an optional context."""
-    path = Path(path)
+    path = spec_path(path)
+    if not path.is_file():
+        raise InputError(path, None, "an existing spec file (YAML, or a HuggingFace config.json), or a shipped "
+                                     "spec's name: " + ", ".join(list_specs()))
     if path.suffix == ".json":
         from pidse.hf import spec_mapping_from_hf_config
 

@@ -14,10 +14,10 @@ import datetime
 import platform
 import statistics
 import time
-from pathlib import Path
 
-ROOT = Path(__file__).resolve().parents[2]
-TEMPLATE = ROOT / "cost_tables" / "templates" / "ckks-tenseal-cpu.yaml"
+from pidse.resources import TABLES_DIR
+
+TEMPLATE = TABLES_DIR / "templates" / "ckks-tenseal-cpu.yaml"
 CHAINS = {8192: [60, 40, 40, 60], 16384: [60] + [40] * 7 + [60], 32768: [60] + [40] * 18 + [60]}
 RING_DIMS = {"small": (8192,), "full": (8192, 16384, 32768)}
 TIMED = ("encode", "pmul", "cmul", "rot", "rescale", "add")
