@@ -30,6 +30,8 @@ def canonical_arch(spec: Spec) -> dict:
     norm = {"kind": n.kind, **sites} if n.kind != "none" and any(sites.values()) else {"kind": "none"}
     attention = {"kind": a.kind, "power": a.power, "temperature": a.temperature,
                  "projections": [p for p in PROJECTIONS if p in a.projections]}
+    if not a.causal:  # only when off: the keys of every causal model stay as they were
+        attention["causal"] = False
     ffn = ({"activation": f.activation, "gated": f.gated, "scaled": f.scaled, "fused": f.fused,
             "prune_last": f.prune_last} if has_ffn else {"activation": "none"})
     embeddings = {"positions": e.positions, "tied_head": e.tied_head}

@@ -21,9 +21,9 @@ from pathlib import Path
 
 import numpy as np
 
-from pidse.costs import METRICS, GRADES, load_networks, shape_values
+from pidse.costs import METRICS, GRADES, formula_symbols, load_networks, shape_values
 from pidse.errors import InputError
-from pidse.graph import OP_KINDS, SHAPE_KEYS
+from pidse.graph import OP_KINDS
 
 
 @dataclass
@@ -124,7 +124,7 @@ class Template:
                 raise InputError(self.path, f"ops.{kind}", "an op kind (" + ", ".join(OP_KINDS) + ")")
             if kind in self.unknown:
                 continue
-            shape_syms = set(SHAPE_KEYS[kind]) | {"elements"} | set(self.constants)
+            shape_syms = formula_symbols(kind) | set(self.constants)
             for metric in METRICS:
                 from pidse.formula import Formula
 
@@ -156,7 +156,7 @@ class Template:
             kind = op["kind"]
             if kind in self.unknown or (kind, metric) not in self.terms:
                 raise InputError(self.path, f"ops.{kind}", f"an entry: the data uses op kind '{kind}'")
-            values = {**self.constants, **shape_values(kind, op["shape"])}
+            values = {**self.constants, **shape_values(kind, op["shape"], op.get("attrs"))}
             for coef, fn, args in self.terms[(kind, metric)][1]:
                 value = float(fn(*[values[a.name] for a in args]))
                 if coef is None:

@@ -182,13 +182,11 @@ def load_table(name: str) -> CostTable:
 
 
 def _entry(src: str, kind: str, spec, constants: dict) -> CostEntry:
-    from pidse.graph import SHAPE_KEYS
-
     where = f"ops.{kind}"
     if not isinstance(spec, dict):
         raise InputError(src, where, "a mapping with comm_bytes, rounds, compute_s, source, grade "
                          "(or `unknown: why`)", spec)
-    allowed = set(SHAPE_KEYS[kind]) | {"elements"} | set(constants)
+    allowed = formula_symbols(kind) | set(constants)
     formulas = {}
     for metric in METRICS:
         if metric not in spec:
@@ -208,8 +206,26 @@ def _entry(src: str, kind: str, spec, constants: dict) -> CostEntry:
     return CostEntry(kind, formulas, str(spec["source"]), spec["grade"])
 
 
-def shape_values(kind: str, shape: dict) -> dict:
-    """The symbols a formula may use for one op: its shape plus `elements` (the output elements)."""
+SCORE_KINDS = ("softmax", "power_softmax")
+
+
+def formula_symbols(kind: str) -> set:
+    """The size symbols a cost formula for `kind` may use (constants come on top)."""
+    from pidse.graph import SHAPE_KEYS
+
+    return set(SHAPE_KEYS[kind]) | {"elements"} | ({"kept"} if kind in SCORE_KINDS else set())
+
+
+def causal_kept(rows, cols):
+    """Scores a causal mask keeps when the rows are the last `rows` of `cols` positions (query i of them sees
+    cols - rows + i + 1 keys): rows * cols - rows (rows - 1) / 2; exact for ints and sympy symbols alike."""
+    pairs = rows * (rows - 1)
+    return rows * cols - (pairs // 2 if isinstance(pairs, int) else pairs / 2)
+
+
+def shape_values(kind: str, shape: dict, attrs: dict | None = None) -> dict:
+    """The symbols a formula may use for one op: its shape plus `elements` (the output elements) and, for a
+    softmax, `kept` (the score elements its mask keeps: all of them unless the op is causal)."""
     if kind in ("linear", "lm_head"):
         elements = shape["m"] * shape["n"]
     elif kind == "matmul":
@@ -218,6 +234,10 @@ def shape_values(kind: str, shape: dict) -> dict:
         elements = shape["tokens"] * shape["dim"]
     else:
         elements = shape.get("batch", 1) * shape["rows"] * shape["cols"]
+    if kind in SCORE_KINDS:
+        causal = (attrs or {}).get("causal", False)
+        kept = shape["batch"] * causal_kept(shape["rows"], shape["cols"]) if causal else elements
+        return {**shape, "elements": elements, "kept": kept}
     return {**shape, "elements": elements}
 
 
@@ -235,7 +255,7 @@ def price(rows: list[dict], table: CostTable, network: Network, allow_missing: b
             row.update({c: None for c in COST_COLUMNS}, source=None, grade=None)
             continue
         entry = table.entry(kind, row["op"])
-        values = {**table.constants, **shape_values(kind, row["shape"])}
+        values = {**table.constants, **shape_values(kind, row["shape"], row.get("attrs"))}
         cost = {m: float(entry.formulas[m](**{s: values[s] for s in entry.formulas[m].symbols}))
                 for m in METRICS}
         cost["latency_s"] = network.latency_s(cost["comm_bytes"], cost["rounds"], cost["compute_s"])

@@ -101,7 +101,7 @@ class _Builder:
         scores = self.op(p + "attn.scale", "scale", "attention", {"rows": H * m, "cols": kv_len}, [scores], i,
                          H * s.model.max_context if learnable else 0, temperature=s.attention.temperature)
         probs = self.op(p + "attn.softmax", s.attention.kind, "attention", {"batch": H, "rows": m, "cols": kv_len},
-                        [scores], i, temperature=s.attention.temperature,
+                        [scores], i, temperature=s.attention.temperature, causal=s.attention.causal,
                         **({"power": s.attention.power} if s.attention.power else {}))
         cached = [f"L{i}.attn.v" if "v" in proj else None] if self.step else []
         ctx = self.op(p + "attn.context", "matmul", "attention", {"batch": H, "m": m, "k": kv_len, "n": dh},

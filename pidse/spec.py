@@ -48,6 +48,7 @@ class Attention:
     power: int | None = None  # Power-Softmax exponent p (positive, even); only with kind power_softmax
     temperature: Literal["fixed", "learnable"] = "fixed"  # learnable: AERO's SM(t), per head and position
     projections: tuple[str, ...] = PROJECTIONS  # He & Hofmann (SAS): [q, k]
+    causal: bool = True  # a decoder's mask: query i sees keys <= i (false: bidirectional, BERT)
 
 
 @dataclass(frozen=True)

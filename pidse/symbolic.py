@@ -54,7 +54,7 @@ def _op_costs(row: dict, table, formulas: dict) -> dict:
     out = {"params": row["params"], "macs": row["macs"], "flops": row["flops"]}
     if table is not None:
         entry = table.entry(row["kind"], row["op"])
-        values = {**table.constants, **shape_values(row["kind"], row["shape"])}
+        values = {**table.constants, **shape_values(row["kind"], row["shape"], row["attrs"])}
         for metric, column in (("comm", "comm_bytes"), ("rounds", "rounds"), ("compute", "compute_s")):
             key = (row["kind"], column)
             if key not in formulas:

@@ -9,7 +9,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from conftest import SPECS, assert_one_line_error, invoke, write_yaml
-from costs_helpers import HAND, HAND_TINY, HAND_TOTALS, hand_table, tiny_spec
+from costs_helpers import HAND, HAND_TINY, HAND_TOTALS, entry, hand_table, tiny_spec
 from pidse.costs import COST_COLUMNS, Network, list_tables, load_networks, load_table, resolve_network
 from pidse.errors import InputError
 from pidse.estimate import estimate
@@ -44,6 +44,40 @@ def test_table_constants_are_usable_in_formulas(tmp_path):
     rows = by_op(estimate(load_spec(tiny_spec(tmp_path)), table=load_table(str(path))))
     assert rows["L0.attn.q"]["comm_bytes"] == 96
     assert rows["L0.ffn.up"]["comm_bytes"] == 3 * 4 * 16
+
+
+# ---- causal masking: `kept`, the scores a softmax's mask keeps ----------------------------------------------
+
+@pytest.mark.parametrize("causal, generate, kept", [
+    # prefill, T = 4, H = 2: query i (0-based) sees i + 1 keys: 2 x (1 + 2 + 3 + 4) = 20 of the 2 x 16 = 32
+    (True, 1, {"L0.attn.softmax": 20}),
+    (False, 1, {"L0.attn.softmax": 32}),  # an encoder keeps every score
+    # two decode steps (generate 3): one new query over 5, then 6 positions, all before it: 2 x 5, 2 x 6
+    (True, 3, {"L0.attn.softmax": 20, "step1.L0.attn.softmax": 10, "step2.L0.attn.softmax": 12}),
+])
+def test_softmax_kept_by_hand(tmp_path, causal, generate, kept):
+    ops = dict(HAND["ops"], softmax=entry("kept", 0, 0))
+    spec = load_spec(tiny_spec(tmp_path), [f"attention.causal={str(causal).lower()}",
+                                           f"inference.generate={generate}"])
+    rows = by_op(estimate(spec, table=load_table(str(hand_table(tmp_path, ops=ops)))))
+    assert {op: r["comm_bytes"] for op, r in rows.items() if r["kind"] == "softmax"} == kept
+
+
+@given(rows=st.integers(1, 64), extra=st.integers(0, 64))
+@settings(max_examples=50, deadline=None)
+def test_causal_kept_counts_the_lower_triangle(rows, extra):
+    from pidse.costs import causal_kept
+
+    cols = rows + extra  # the rows are the last `rows` of `cols` positions
+    mask = [[key <= cols - rows + q for key in range(cols)] for q in range(rows)]
+    assert causal_kept(rows, cols) == sum(map(sum, mask))
+
+
+def test_kept_is_a_softmax_symbol_only(tmp_path):
+    ops = dict(HAND["ops"], gelu=entry("kept", 0, 0))
+    expected = r"ops\.gelu\.comm_bytes: expected only the symbols cols, elements, rows, w, got 'kept'"
+    with pytest.raises(InputError, match=expected):
+        load_table(str(hand_table(tmp_path, ops=ops)))
 
 
 # ---- aero-secretflow at tiny shapes ---------------------------------------------------------------------------

@@ -82,12 +82,13 @@ def test_key_is_the_same_for_every_spelling_of_one_model():
     assert key(FUSED, *wn, "training.weight_norm_on=[ffn,k,q]") == key(FUSED, *wn, "training.weight_norm_on=[q,k,ffn]")
     assert key(GPT2, "norm.kind=layernorm", "norm.attention=false", "norm.ffn=false", "norm.final=false") == \
         key(GPT2, "norm.kind=none")
+    assert key(GPT2, "attention.causal=true") == key(GPT2)  # the default; keys from before the flag still hold
 
 
 @pytest.mark.parametrize("override", [
     "model.layers=18", "model.vocab_size=16384", "model.kv_heads=4", "ffn.prune_last=6",
     "training.entropy_lambda=5.0e-5", "training.entropy_reg=false", "attention.temperature=fixed",
-    "model.bias=false", "embeddings.tied_head=false",
+    "model.bias=false", "embeddings.tied_head=false", "attention.causal=false",
 ])
 def test_key_changes_with_every_cost_or_training_field(override):
     assert key(EREG, override) != key(EREG)

@@ -148,3 +148,15 @@ def test_scaling_cli_table_and_plot(tmp_path):
     assert len(lines) == 2
     bad = runner.invoke(app, ["scaling", "arch_specs/gpt2_sm_ln_g.yaml", "-T", "1024:128"])
     assert bad.exit_code == 2 and "--context" in bad.stderr
+
+
+def test_causal_softmax_in_closed_form():
+    # sigma-fss prices a softmax at softmax_B = 118 B per kept score: a causal decoder keeps T (T + 1) / 2 of
+    # each head's T x T, an encoder all of them.
+    S = symbolic.symbols()
+    T, L, H = S["T"], S["L"], S["H"]
+    table = load_table("sigma-fss")
+    for causal, kept in (("true", T * (T + 1) / 2), ("false", T**2)):
+        spec = load_spec("arch_specs/gpt2_sm_ln_g.yaml", [f"attention.causal={causal}"])
+        softmax = symbolic.closed_forms(spec, table, by="op")["softmax"]["comm"]
+        assert sympy.expand(softmax - 118 * H * L * kept) == 0

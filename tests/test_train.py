@@ -307,6 +307,8 @@ def test_train_command_bad_input(tmp_path):
                           "model.vocab_size", "256")
     assert_one_line_error(invoke("train", spec, "--steps", 5, "--tokens", 100, "--no-db"), "--steps/--tokens")
     assert_one_line_error(invoke("train", spec, "--device", "tpu", "--no-db"), "--device")
+    assert_one_line_error(invoke("train", spec, "--set", "attention.causal=false", "--no-db"),
+                          "attention.causal", "causal language models")
     if not torch.cuda.is_available():
         assert_one_line_error(invoke("train", spec, "--device", "cuda", "--no-db"), "--device", "no CUDA")
 

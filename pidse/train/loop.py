@@ -75,6 +75,8 @@ def resolve_device(name: str) -> torch.device:
 
 
 def check_trainable(spec: Spec) -> None:
+    if not spec.attention.causal:
+        raise InputError(spec.source, "attention.causal", "true: pidse train trains causal language models", False)
     if spec.model.vocab_size < VOCAB_SIZE:
         raise InputError(spec.source, "model.vocab_size", f"at least {VOCAB_SIZE}, the byte-level tokenizer's "
                          f"vocabulary (train with --set model.vocab_size={VOCAB_SIZE})", spec.model.vocab_size)
