@@ -63,7 +63,8 @@ def describe_arch(spec: Spec) -> str:
     sites = [s for s in ("attention", "ffn", "final", "embedding") if n.get(s)]
     parts = [dims, "no-norm" if n["kind"] == "none" else f"{n['kind']}({','.join(sites)})",
              a["kind"] + (f"^{a['power']}" if a["power"] else "") + f"({''.join(a['projections'])})"
-             + (" learnable-t" if a["temperature"] == "learnable" else "")]
+             + (" learnable-t" if a["temperature"] == "learnable" else "")
+             + (" bidirectional" if a.get("causal") is False else "")]
     if f["activation"] == "none":
         parts.append("no-ffn")
     else:
