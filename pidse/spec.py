@@ -292,7 +292,8 @@ def spec_path(name: str | Path) -> Path:
 
     path = Path(name)
     shipped = SPECS_DIR / f"{path.name}.yaml"
-    if not path.exists() and path.parent == Path(".") and not path.suffix and shipped.is_file():
+    bare = path.parent == Path(".") and path.suffix not in (".yaml", ".yml", ".json")  # tinyllama_1.1b is bare
+    if bare and not path.exists() and shipped.is_file():
         return shipped
     return path
 

@@ -15,10 +15,11 @@ from conftest import ROOT, invoke
 from pidse.spec import list_specs
 
 
-def test_bare_spec_name_is_the_shipped_spec(tmp_path, monkeypatch):
+@pytest.mark.parametrize("name", ["gpt2_sm_scfuffn", "tinyllama_1.1b"])  # a dot in the name is no suffix
+def test_bare_spec_name_is_the_shipped_spec(tmp_path, monkeypatch, name):
     monkeypatch.chdir(tmp_path)  # no arch_specs/ here: the name alone must find it
-    out = json.loads(invoke("estimate", "gpt2_sm_scfuffn", "-f", "json").output)
-    assert out["label"] == "SM+ScFuFFN" and out["source"].endswith("gpt2_sm_scfuffn.yaml")
+    out = json.loads(invoke("estimate", name, "-f", "json").output)
+    assert out["spec"] == name and out["source"].endswith(f"{name}.yaml")
 
 
 def test_unknown_spec_name_lists_the_shipped_ones(tmp_path, monkeypatch):
