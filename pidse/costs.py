@@ -213,7 +213,8 @@ def formula_symbols(kind: str) -> set:
     """The size symbols a cost formula for `kind` may use (constants come on top)."""
     from pidse.graph import SHAPE_KEYS
 
-    return set(SHAPE_KEYS[kind]) | {"elements"} | ({"kept"} if kind in SCORE_KINDS else set())
+    extra = {"kept", "power"} if kind == "power_softmax" else {"kept"} if kind in SCORE_KINDS else set()
+    return set(SHAPE_KEYS[kind]) | {"elements"} | extra
 
 
 def causal_kept(rows, cols):
@@ -225,7 +226,8 @@ def causal_kept(rows, cols):
 
 def shape_values(kind: str, shape: dict, attrs: dict | None = None) -> dict:
     """The symbols a formula may use for one op: its shape plus `elements` (the output elements) and, for a
-    softmax, `kept` (the score elements its mask keeps: all of them unless the op is causal)."""
+    softmax, `kept` (the score elements its mask keeps: all of them unless the op is causal); a Power-Softmax
+    adds its exponent `power`."""
     if kind in ("linear", "lm_head"):
         elements = shape["m"] * shape["n"]
     elif kind == "matmul":
@@ -237,7 +239,10 @@ def shape_values(kind: str, shape: dict, attrs: dict | None = None) -> dict:
     if kind in SCORE_KINDS:
         causal = (attrs or {}).get("causal", False)
         kept = shape["batch"] * causal_kept(shape["rows"], shape["cols"]) if causal else elements
-        return {**shape, "elements": elements, "kept": kept}
+        values = {**shape, "elements": elements, "kept": kept}
+        if kind == "power_softmax" and "power" in (attrs or {}):
+            values["power"] = attrs["power"]
+        return values
     return {**shape, "elements": elements}
 
 

@@ -62,9 +62,9 @@ def test_literature_sources_name_the_paper_and_its_grade(name):
     assert table.raw.get("communication"), "the table must say what its communication counts"
 
 
-def priced(name: str, kind: str, **shape) -> dict:
+def priced(name: str, kind: str, attrs: dict | None = None, **shape) -> dict:
     """One op of `kind` and `shape` priced with table `name` on an 8 bit/s network with no RTT (latency = bytes)."""
-    row = {"op": "t", "kind": kind, "shape": shape}
+    row = {"op": "t", "kind": kind, "shape": shape, "attrs": attrs or {}}
     price([row], load_table(name), Network("test", 8.0, 0.0))
     return row
 
@@ -107,6 +107,17 @@ def test_formulas_by_hand(name, kind, shape, comm, rounds):
     assert row["compute_s"] == 0
     # 8 bits/s and no RTT: latency in seconds = bytes.
     assert row["latency_s"] == pytest.approx(comm)
+
+
+@pytest.mark.parametrize("power, comm, rounds", [
+    # puma-aby3 power_softmax, one head, 2 queries x 4 keys (8 scores), p = 4: log2 4 = 2 squarings and the
+    # normalising multiply, 3 x (24 + 96) = 360 B per score -> 2880 B, plus a 912 B reciprocal per row -> 1824:
+    # 4704 B. Rounds 3 x (1 + 3) + 32 = 44. p = 2: 2 x 120 x 8 + 1824 = 3744 B, 2 x 4 + 32 = 40 rounds.
+    (4, 4704, 44), (2, 3744, 40),
+])
+def test_puma_power_softmax_by_hand(power, comm, rounds):
+    row = priced("puma-aby3", "power_softmax", {"power": power}, batch=1, rows=2, cols=4)
+    assert (row["comm_bytes"], row["rounds"]) == (comm, rounds)
 
 
 def test_shape_values_elements_match_the_hand_counts():
