@@ -124,6 +124,9 @@ def calibrate(
                                            "protocol (spu: cheetah, semi2k, aby3)."),
     shapes: str = typer.Option("full", "--shapes", metavar="SET", help="Engine shapes: small (seconds) or full."),
     repeats: int = typer.Option(3, "--repeats", min=1, help="Engine: warm runs per shape (the median is kept)."),
+    bootstrap: str = typer.Option("anchor", "--bootstrap", metavar="SOURCE", help="--engine tenseal: the "
+                                  "bootstrap price from a published anchor (anchor), or timed here with "
+                                  "desilofhe (desilofhe: ~3 min, ~7 GB of memory)."),
 ):
     """Fit a cost table's per-op coefficients to measured whole-model rows, or (--engine) measure every op
     kind with a real engine at several shapes and fit per-element, per-row and per-matrix terms.
@@ -139,8 +142,10 @@ def calibrate(
     from pidse.calibrate import fit, read_rows, write_table
     from pidse.render import residual_report
 
+    if engine != "tenseal" and bootstrap != "anchor":
+        raise InputError("--bootstrap", None, "only with --engine tenseal (the other engines have no bootstrap)")
     if engine is not None:
-        return _calibrate_engine(engine, protocol, shapes, repeats, out, fmt.value)
+        return _calibrate_engine(engine, protocol, shapes, repeats, out, fmt.value, bootstrap)
     if data is None or template is None:
         raise InputError("pidse calibrate", None, "DATA.csv and --template TEMPLATE, or --engine NAME --protocol P")
     from pidse.he_calibrate import calibrate_published, is_ckks
@@ -157,7 +162,7 @@ def calibrate(
 
 
 def _calibrate_engine(engine: str, protocol: Optional[str], shapes: str, repeats: int, out: Optional[Path],
-                      fmt: str) -> None:
+                      fmt: str, bootstrap: str = "anchor") -> None:
     """--engine: dispatch by name (each engine module measures, fits and writes its own table)."""
     if engine == "spu":
         from pidse.costs import TABLES_DIR
@@ -179,7 +184,7 @@ def _calibrate_engine(engine: str, protocol: Optional[str], shapes: str, repeats
         from pidse.engines import tenseal
 
         path = out or TABLES_DIR / "ckks-tenseal-cpu.yaml"
-        typer.echo(tenseal.calibrate(path, shapes, repeats).rstrip("\n"))
+        typer.echo(tenseal.calibrate(path, shapes, repeats, bootstrap).rstrip("\n"))
         return typer.echo(f"wrote {path}", err=True)
     raise InputError("--engine", None, "an engine name: spu, tenseal", engine)
 

@@ -369,6 +369,43 @@ def test_tenseal_engine_times_primitives(tmp_path):
     assert est.totals["compute_s"] > 0
 
 
+def test_desilofhe_bootstrap_priced_by_n_log_n():
+    """A bootstrap of 170 s at N = 2^16 prices 170 x (2^15 x 15) / (2^16 x 16) = 170 x 0.46875 = 79.69 s at the
+    table's N = 2^15, graded derived (scaled), with the measurement kept beside it."""
+    from pidse.engines import desilo
+    from pidse.engines.tenseal import TEMPLATE
+    from pidse.spec import read_mapping
+
+    table = read_mapping(TEMPLATE)
+    measured = {"library": "desilofhe 2.0.0", "ring_dim": 65536, "median_s": 170.0, "level_in": 3, "level_out": 17}
+    desilo.price(table, measured, "2026-11-22")
+    boot = table["primitives"]["bootstrap"]
+    assert boot["seconds"] == pytest.approx(79.69, abs=0.005) and boot["grade"] == "derived"
+    assert "170.0 s at N = 65536" in boot["source"] and table["measurements"]["bootstrap"] is measured
+
+
+def test_calibrate_bootstrap_option_is_checked(tmp_path):
+    out = tmp_path / "t.yaml"
+    assert_one_line_error(invoke("calibrate", "--engine", "spu", "--protocol", "semi2k", "--bootstrap",
+                                 "desilofhe", "-o", out), "--bootstrap", "only with --engine tenseal")
+    pytest.importorskip("tenseal")  # the engine checks --bootstrap before it times anything
+    assert_one_line_error(invoke("calibrate", "--engine", "tenseal", "--bootstrap", "lattigo", "-o", out),
+                          "--bootstrap", "anchor, desilofhe")
+    assert not out.exists()
+
+
+@pytest.mark.slow
+def test_desilofhe_bootstraps_on_this_machine():
+    """One real bootstrap with the small key (~3 min, ~7 GB): it refreshes a level-3 ciphertext to more levels
+    than it had and keeps the values."""
+    pytest.importorskip("desilofhe")
+    from pidse.engines import desilo
+
+    m = desilo.measure()
+    assert m["ring_dim"] == 65536 and m["level_out"] > m["level_in"] and m["median_s"] > 0
+    assert m["max_abs_error"] < 1e-3
+
+
 # ---- MPC and HE side by side in a sweep ----------------------------------------------------------------------
 
 def test_sweep_puts_mpc_and_he_side_by_side(tmp_path, monkeypatch):

@@ -5,7 +5,8 @@ Per ring dimension N (2^13, 2^14, 2^15; 128-bit security chains of 60-bit outer 
 primitive is timed at the top level (fresh) and at the bottom (the lowest level it can run at); the table keeps
 medians, and every raw timing, repeat count and library version under `measurements`. The table's own
 parameters are the largest N measured. SEAL has no bootstrapping: its cost comes from the template (a published
-anchor, graded there). Keys: only the rotation keys timed (one step) are made, keeping memory near 1 GB at 2^15.
+anchor, graded there), or with bootstrap="desilofhe" from one timed here (pidse/engines/desilo.py). Keys: only
+the rotation keys timed (one step) are made, keeping memory near 1 GB at 2^15.
 """
 from __future__ import annotations
 
@@ -168,14 +169,31 @@ def summary(measured: dict) -> str:
     return grid(header, body, markdown=False)
 
 
-def calibrate(out, shapes: str = "full", repeats: int = 5) -> str:
-    """Measure, write the table to `out`, return the timing summary."""
+BOOTSTRAP_SOURCES = ("anchor", "desilofhe")
+
+
+def calibrate(out, shapes: str = "full", repeats: int = 5, bootstrap: str = "anchor") -> str:
+    """Measure, write the table to `out`, return the timing summary. bootstrap: `anchor` keeps the template's
+    published price; `desilofhe` times one bootstrap here (pidse/engines/desilo.py: ~3 min, ~7 GB)."""
     from pidse.errors import InputError
     from pidse.he_calibrate import write_table
 
     require()
     if shapes not in RING_DIMS:
         raise InputError("--shapes", None, "one of " + ", ".join(RING_DIMS), shapes)
+    if bootstrap not in BOOTSTRAP_SOURCES:
+        raise InputError("--bootstrap", None, "one of " + ", ".join(BOOTSTRAP_SOURCES), bootstrap)
+    if bootstrap == "desilofhe":
+        from pidse.engines import desilo
+
+        desilo.require()
     measured = measure(RING_DIMS[shapes], repeats)
-    write_table(table_from(measured, repeats), out, "measured with TenSEAL")
-    return summary(measured)
+    table = table_from(measured, repeats)
+    text = summary(measured)
+    if bootstrap == "desilofhe":
+        booted = desilo.measure()
+        desilo.price(table, booted, table["measurements"]["date"])
+        text += (f"\nbootstrap: {booted['median_s']:.1f} s at N = {booted['ring_dim']} ({booted['library']}, "
+                 f"small key) -> {table['primitives']['bootstrap']['seconds']} s at N = {table['params']['ring_dim']}")
+    write_table(table, out, "measured with TenSEAL" + (" and desilofhe" if bootstrap == "desilofhe" else ""))
+    return text
