@@ -42,8 +42,8 @@ def measure(repeats: int = 1, level_in: int = 3) -> dict:
         t0 = time.perf_counter()
         out = engine.bootstrap(ct, *keys)
         raw.append(time.perf_counter() - t0)
-    return {"library": f"desilofhe {importlib.metadata.version('desilofhe')}", "ring_dim": 2 * engine.slot_count, "slots": engine.slot_count, "key": "small",
-            "threads": 1, "level_in": level_in, "level_out": out.level, "median_s": statistics.median(raw),
+    return {"library": f"desilofhe {importlib.metadata.version('desilofhe')}", "ring_dim": 2 * engine.slot_count,
+            "slots": engine.slot_count, "key": "small", "threads": 1, "level_in": level_in, "level_out": out.level, "median_s": statistics.median(raw),
             "raw_s": raw, "max_abs_error": float(np.max(np.abs(engine.decrypt(out, secret) - values))),
             "max_rss_bytes": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024,
             "machine": platform.machine()}
