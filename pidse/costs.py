@@ -20,7 +20,7 @@ from pidse.errors import InputError
 from pidse.formula import Formula, FormulaError
 from pidse.graph import OP_KINDS
 from pidse.resources import TABLES_DIR
-from pidse.schema import reject_unknown
+from pidse.schema import reject_unknown, split_unknown
 
 NETWORKS_FILE = Path(__file__).resolve().parent / "data" / "networks.yaml"
 GRADES = ("measured", "published", "derived", "estimate")
@@ -153,17 +153,8 @@ def load_table(name: str) -> CostTable:
     if not all(isinstance(v, (int, float)) and not isinstance(v, bool) for v in constants.values()):
         raise InputError(src, "constants", "a mapping of names to numbers")
 
-    entries, unknown = {}, {}
-    for kind, spec in (data["ops"] or {}).items():
-        where = f"ops.{kind}"
-        if kind not in OP_KINDS:
-            from pidse.schema import suggest
-
-            raise InputError(src, where, "an op kind (" + ", ".join(OP_KINDS) + ")" + suggest(kind, OP_KINDS))
-        if isinstance(spec, dict) and spec.get("unknown"):
-            unknown[kind] = str(spec["unknown"])
-            continue
-        entries[kind] = _entry(src, kind, spec, constants)
+    known, unknown = split_unknown(data["ops"], OP_KINDS, src, "ops", "an op kind")
+    entries = {kind: _entry(src, kind, spec, constants) for kind, spec in known.items()}
     network = data.get("network")
     if isinstance(network, str):
         if network not in load_networks():

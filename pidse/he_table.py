@@ -108,7 +108,7 @@ class CkksTable:
 def load_ckks(src: str, data: dict) -> CkksTable:
     """Validate a `family: ckks` table already read from `src` (see load_table in pidse/costs.py)."""
     from pidse.costs import GRADES, load_networks, resolve_network
-    from pidse.schema import reject_unknown, suggest
+    from pidse.schema import reject_unknown, split_unknown, suggest
 
     reject_unknown(data, TOP_KEYS, src, "CKKS-table key")
     for key in ("name", "params", "primitives", "ops"):
@@ -121,14 +121,10 @@ def load_ckks(src: str, data: dict) -> CkksTable:
     if params["slots"] > params["ring_dim"] // 2 or not 1 <= params["levels_after_bootstrap"] <= params["levels_fresh"]:
         raise InputError(src, "params", "slots <= ring_dim / 2 and 1 <= levels_after_bootstrap <= levels_fresh")
 
-    primitives, unknown = {}, {}
-    for name, spec in (data["primitives"] or {}).items():
+    primitives = {}
+    known, unknown = split_unknown(data["primitives"], PRIMITIVES, src, "primitives", "a primitive")
+    for name, spec in known.items():
         where = f"primitives.{name}"
-        if name not in PRIMITIVES:
-            raise InputError(src, where, "a primitive (" + ", ".join(PRIMITIVES) + ")" + suggest(name, PRIMITIVES))
-        if isinstance(spec, dict) and spec.get("unknown"):
-            unknown[name] = str(spec["unknown"])
-            continue
         if not isinstance(spec, dict) or spec.get("grade") not in GRADES or not spec.get("source"):
             raise InputError(src, where, "{seconds, source, grade} with grade one of " + ", ".join(GRADES))
         sec = spec.get("seconds")

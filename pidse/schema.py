@@ -32,6 +32,21 @@ def reject_unknown(keys, allowed, source: str, what: str = "key", prefix: str = 
             raise InputError(source, key, f"a known {what}" + suggest(str(name), allowed) + listed)
 
 
+def split_unknown(section, allowed, source: str, prefix: str, what: str) -> tuple[dict, dict]:
+    """A cost table's section ({name: entry}) checked against `allowed`, split into the entries to price and
+    those declared `unknown: why` ({name: why}): a name not in `allowed` is an InputError."""
+    known, unknown = {}, {}
+    for name, entry in (section or {}).items():
+        if name not in allowed:
+            raise InputError(source, f"{prefix}.{name}", f"{what} (" + ", ".join(allowed) + ")"
+                             + suggest(name, allowed))
+        if isinstance(entry, dict) and entry.get("unknown"):
+            unknown[name] = str(entry["unknown"])
+        else:
+            known[name] = entry
+    return known, unknown
+
+
 def describe(hint) -> str:
     """A type hint in words, for error messages."""
     origin, args = typing.get_origin(hint), typing.get_args(hint)
