@@ -15,9 +15,9 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from pidse.costs import list_tables, load_table, resolve_network  # noqa: E402
-from pidse.estimate import estimate  # noqa: E402
-from pidse.spec import load_spec  # noqa: E402
+from pidse.cost.mpc import list_tables, load_table, resolve_network  # noqa: E402
+from pidse.model.estimate import estimate  # noqa: E402
+from pidse.spec.load import load_spec  # noqa: E402
 
 METRICS = ("comm_bytes", "latency_s", "rounds")
 

@@ -14,7 +14,7 @@ import timeit
 
 import numpy as np
 
-from pidse.pareto import break_even, pareto_mask
+from pidse.search.pareto import break_even, pareto_mask
 
 SIZES = (10_000, 100_000, 300_000)
 

@@ -22,9 +22,9 @@ from pathlib import Path
 
 import yaml
 
-from pidse.ppl import open_db
-from pidse.space import SPACES_DIR, load_space
-from pidse.sweep import sweep
+from pidse.ppl.db import open_db
+from pidse.search.space import SPACES_DIR, load_space
+from pidse.search.sweep import sweep
 
 SPACES = {"small": "1..12", "large": "1..40"}
 

@@ -16,3 +16,4 @@ def _root(name: str) -> Path:
 TABLES_DIR = _root("cost_tables")
 SPECS_DIR = _root("arch_specs")
 SPACES_DIR = SPECS_DIR / "spaces"
+DATA_DIR = _PACKAGE / "data"  # networks, published perplexities and their labels (always in the package)

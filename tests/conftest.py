@@ -9,8 +9,8 @@ import yaml
 from typer.testing import CliRunner
 
 from pidse.cli import app
-from pidse.estimate import estimate
-from pidse.spec import load_spec, merge
+from pidse.model.estimate import estimate
+from pidse.spec.load import load_spec, merge
 
 ROOT = Path(__file__).resolve().parents[1]
 SPECS = ROOT / "arch_specs"

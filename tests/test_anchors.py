@@ -12,9 +12,9 @@ from pathlib import Path
 
 import pytest
 
-from pidse.costs import load_table, resolve_network
-from pidse.estimate import estimate
-from pidse.spec import load_spec
+from pidse.cost.mpc import load_table, resolve_network
+from pidse.model.estimate import estimate
+from pidse.spec.load import load_spec
 
 ROOT = Path(__file__).resolve().parents[1]
 _spec = importlib.util.spec_from_file_location("pidse_anchor_report", ROOT / "benchmarks" / "anchors.py")

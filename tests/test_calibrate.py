@@ -12,15 +12,15 @@ import yaml
 
 from conftest import ROOT, invoke, write_yaml
 from costs_helpers import TINY1
-from pidse.calibrate import Row, fit, read_rows, write_table
-from pidse.costs import Network, load_table
+from pidse.calibrate.fit import Row, fit, read_rows, write_table
+from pidse.cost.mpc import Network, load_table
 from pidse.errors import InputError
-from pidse.estimate import estimate
-from pidse.spec import load_spec, merge
+from pidse.model.estimate import estimate
+from pidse.spec.load import load_spec, merge
 
 # ---- synthetic data from known coefficients ---------------------------------------------------------------
 # Coefficients: communication c_* (bytes), compute k_* (seconds); every other name is a shape symbol.
-# Six significant digits each: what the written table keeps (pidse.calibrate writes coefficients to 6 digits).
+# Six significant digits each: what the written table keeps (pidse.calibrate.fit writes coefficients to 6 digits).
 TRUE = {"c_a": 1043.81, "c_b": 70.4054, "c_mm": 462.337, "c_ln": 1013.17, "c_g": 3427.8, "c_r": 86.1234,
         "k_lin": 1.23457e-4, "k_g": 9.87654e-4}
 BANDWIDTH, RTT = 1.23457e7, 0.0104321  # so that compute, bytes and rounds each take a fair share of the time

@@ -10,8 +10,8 @@ import pytest
 
 import pidse
 from conftest import SHIPPED, SPECS, TINY, assert_one_line_error, invoke, tiny_spec, write_yaml
-from pidse.estimate import estimate
-from pidse.spec import load_spec
+from pidse.model.estimate import estimate
+from pidse.spec.load import load_spec
 
 
 def tiny_without(section: str, key: str) -> dict:

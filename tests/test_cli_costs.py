@@ -9,9 +9,9 @@ import pytest
 
 from conftest import SPECS, assert_one_line_error, invoke
 from costs_helpers import HAND_TOTALS, hand_table, tiny_spec
-from pidse.costs import load_table
-from pidse.estimate import estimate
-from pidse.spec import load_spec
+from pidse.cost.mpc import load_table
+from pidse.model.estimate import estimate
+from pidse.spec.load import load_spec
 
 GPT2 = SPECS / "gpt2_sm_ln_g.yaml"
 TINYLLAMA = SPECS / "tinyllama_1.1b.yaml"

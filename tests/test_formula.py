@@ -13,9 +13,9 @@ import yaml
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from pidse.costs import METRICS
-from pidse.formula import Formula, FormulaError, evaluate
-from pidse.graph import SHAPE_KEYS
+from pidse.cost.mpc import METRICS
+from pidse.cost.formula import Formula, FormulaError, evaluate
+from pidse.model.graph import SHAPE_KEYS
 
 TABLES = Path(__file__).resolve().parents[1] / "cost_tables"
 

@@ -11,9 +11,9 @@ import networkx as nx
 import pytest
 
 from conftest import SHIPPED, rows
-from pidse.estimate import GROUPINGS, estimate
-from pidse.graph import OP_KINDS
-from pidse.spec import load_spec
+from pidse.model.estimate import GROUPINGS, estimate
+from pidse.model.graph import OP_KINDS
+from pidse.spec.load import load_spec
 
 
 def rc(rows_, cols):

@@ -11,12 +11,12 @@ import pytest
 import yaml
 
 from conftest import SPECS, assert_one_line_error, invoke, write_yaml
-from pidse.costs import load_table, resolve_network
-from pidse.estimate import estimate
-from pidse.he import op_alone
-from pidse.he_ops import Step, expand, poly_cmul, poly_depth, split_deep
-from pidse.he_table import PRIMITIVES
-from pidse.spec import load_spec
+from pidse.cost.mpc import load_table, resolve_network
+from pidse.model.estimate import estimate
+from pidse.cost.ckks.price import op_alone
+from pidse.cost.ckks.ops import Step, expand, poly_cmul, poly_depth, split_deep
+from pidse.cost.ckks.table import PRIMITIVES
+from pidse.spec.load import load_spec
 
 GPU = "ckks-powersoftmax-gpu"
 PSM = SPECS / "pythia_70m_psm.yaml"
@@ -198,8 +198,8 @@ def test_app_g_linear_layers_share(app_g):
 
 
 def test_gpu_table_is_the_derivation_of_app_g():
-    from pidse.he_calibrate import derive
-    from pidse.costs import TABLES_DIR
+    from pidse.calibrate.ckks import derive
+    from pidse.cost.mpc import TABLES_DIR
 
     derived = derive(TABLES_DIR / "templates" / f"{GPU}.yaml", TABLES_DIR / "data" / f"{GPU}.csv")
     shipped = yaml.safe_load((TABLES_DIR / f"{GPU}.yaml").read_text())
@@ -217,7 +217,7 @@ TABLE5 = {"pythia-70m T=1024": ((8, 1024, 6), {"cho": 173.4, "nexus": 83.9, "pow
 def table5():
     """pidse's seconds per variant and shape. Scores arrive at the level the full-model walk gives them in its
     steady state (layer 5 of App. G's run), for every shape: Table 5 times the softmax by itself."""
-    from pidse.he_table import load_ckks
+    from pidse.cost.ckks.table import load_ckks
 
     table = load_table(GPU)
     level = by_op(estimate(load_spec(PSM), table=table))["L5.attn.scores"]["level_out"]
@@ -285,8 +285,8 @@ def test_table5_ratios_to_power_softmax(table5, shape, method):
 
 @pytest.mark.parametrize("name, context", [("pythia_70m_psm", 128), ("gpt2_sm_ln_g", 64), ("gpt2_sm_scfuffn", 256)])
 def test_sweep_transitions_equal_full_estimates(name, context):
-    from pidse.he_sweep import he_values
-    from pidse.sweep import COLUMNS, INDEX, with_depth
+    from pidse.cost.ckks.depth import he_values
+    from pidse.search.sweep import COLUMNS, INDEX, with_depth
 
     table = load_table(GPU)
     spec = load_spec(SPECS / f"{name}.yaml", [], context)
@@ -328,7 +328,7 @@ def test_cli_estimate_table_and_baseline():
 
 
 def test_cli_calibrate_from_published_totals(tmp_path):
-    from pidse.costs import TABLES_DIR
+    from pidse.cost.mpc import TABLES_DIR
 
     out = tmp_path / "gpu.yaml"
     result = invoke("calibrate", TABLES_DIR / "data" / f"{GPU}.csv", "-t", TABLES_DIR / "templates" / f"{GPU}.yaml",
@@ -352,14 +352,14 @@ def test_cli_bad_ckks_table_is_one_line(tmp_path):
 
 def test_tenseal_engine_times_primitives(tmp_path):
     pytest.importorskip("tenseal")
-    from pidse.engines import tenseal
+    from pidse.calibrate.engines import tenseal
 
     measured = tenseal.measure((8192,), repeats=1)
     m = measured[8192]
     assert m["levels"] == 2 and all(m[w][p]["median_s"] >= 0 for w in ("top", "bottom") for p in tenseal.TIMED)
     assert m["top"]["cmul"]["median_s"] > m["top"]["add"]["median_s"]
     out = tmp_path / "t.yaml"
-    from pidse.he_calibrate import write_table
+    from pidse.calibrate.ckks import write_table
 
     write_table(tenseal.table_from(measured, 1), out, "test")
     table = load_table(str(out))
@@ -372,9 +372,9 @@ def test_tenseal_engine_times_primitives(tmp_path):
 def test_desilofhe_bootstrap_priced_by_n_log_n():
     """A bootstrap of 170 s at N = 2^16 prices 170 x (2^15 x 15) / (2^16 x 16) = 170 x 0.46875 = 79.69 s at the
     table's N = 2^15, graded derived (scaled), with the measurement kept beside it."""
-    from pidse.engines import desilo
-    from pidse.engines.tenseal import TEMPLATE
-    from pidse.spec import read_mapping
+    from pidse.calibrate.engines import desilo
+    from pidse.calibrate.engines.tenseal import TEMPLATE
+    from pidse.spec.load import read_mapping
 
     table = read_mapping(TEMPLATE)
     measured = {"library": "desilofhe 2.0.0", "ring_dim": 65536, "median_s": 170.0, "level_in": 3, "level_out": 17}
@@ -399,7 +399,7 @@ def test_desilofhe_bootstraps_on_this_machine():
     """One real bootstrap with the small key (~3 min, ~7 GB): it refreshes a level-3 ciphertext to more levels
     than it had and keeps the values."""
     pytest.importorskip("desilofhe")
-    from pidse.engines import desilo
+    from pidse.calibrate.engines import desilo
 
     m = desilo.measure()
     assert m["ring_dim"] == 65536 and m["level_out"] > m["level_in"] and m["median_s"] > 0
@@ -409,7 +409,7 @@ def test_desilofhe_bootstraps_on_this_machine():
 # ---- MPC and HE side by side in a sweep ----------------------------------------------------------------------
 
 def test_sweep_puts_mpc_and_he_side_by_side(tmp_path, monkeypatch):
-    from pidse.space import SPACES_DIR
+    from pidse.search.space import SPACES_DIR
 
     monkeypatch.setenv("PIDSE_DB", str(tmp_path / "ppl.sqlite"))
     data = yaml.safe_load((SPACES_DIR / "he_vs_mpc.yaml").read_text())
@@ -431,7 +431,7 @@ def test_crossing_bandwidth_equalises_latency():
     BW* = 8 (1e10 - 2e7) / (400 - 100 - 999 x 0.04) = 8 x 9.98e9 / 260.04 = 307 Mbps."""
     import pandas as pd
 
-    from pidse.he_plot import crossing_bps
+    from pidse.report.he_vs_mpc import crossing_bps
 
     mpc = pd.DataFrame({"compute_s": [100.0], "comm_bytes": [1e10], "rounds": [1000.0]})
     he = pd.DataFrame({"compute_s": [400.0], "comm_bytes": [2e7], "rounds": [1.0]})

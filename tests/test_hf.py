@@ -6,8 +6,8 @@ import json
 import pytest
 
 from conftest import DATA, SPECS, assert_one_line_error, invoke
-from pidse.estimate import estimate
-from pidse.spec import load_spec
+from pidse.model.estimate import estimate
+from pidse.spec.load import load_spec
 
 # (config.json, the hand-written spec it must equal, HF parameter count, name; counts derived in test_spec.py)
 MODELS = [

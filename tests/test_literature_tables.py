@@ -9,10 +9,10 @@ import re
 import pytest
 
 from conftest import SPECS, assert_one_line_error, invoke
-from pidse.costs import GRADES, METRICS, Network, list_tables, load_table, price, shape_values
-from pidse.estimate import estimate
-from pidse.graph import OP_KINDS
-from pidse.spec import load_spec
+from pidse.cost.mpc import GRADES, METRICS, Network, list_tables, load_table, price, shape_values
+from pidse.model.estimate import estimate
+from pidse.model.graph import OP_KINDS
+from pidse.spec.load import load_spec
 
 TABLES = list_tables("mpc")
 LITERATURE = ("puma-aby3", "sigma-fss")  # built from ../shared/reference/mpc.md, not fitted

@@ -12,7 +12,7 @@ import zipfile
 import pytest
 
 from conftest import ROOT, invoke
-from pidse.spec import list_specs
+from pidse.spec.load import list_specs
 
 
 @pytest.mark.parametrize("name", ["gpt2_sm_scfuffn", "tinyllama_1.1b"])  # a dot in the name is no suffix

@@ -11,7 +11,7 @@ from hypothesis import strategies as st
 from hypothesis.extra import numpy as hnp
 
 from pidse.errors import InputError
-from pidse.pareto import _front_nd, break_even, pareto_mask
+from pidse.search.pareto import _front_nd, break_even, pareto_mask
 
 # Few distinct values so that ties are common; NaN, infinities and a negative zero as edge cases.
 SMALL = st.sampled_from([0.0, 1.0, 2.0, 3.0, -0.0, np.inf, -np.inf, np.nan])

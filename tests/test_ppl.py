@@ -18,9 +18,9 @@ from typer.testing import CliRunner
 
 from conftest import SPECS, assert_one_line_error, write_yaml
 from pidse.errors import InputError
-from pidse.ppl import SEED_CSV, arch_key, open_db
-from pidse.ppl_cli import app as ppl_app
-from pidse.spec import load_spec
+from pidse.ppl.db import SEED_CSV, arch_key, open_db
+from pidse.cli.ppl import app as ppl_app
+from pidse.spec.load import load_spec
 
 GPT2 = SPECS / "gpt2_sm_ln_g.yaml"
 FUSED = SPECS / "gpt2_sm_scfuffn.yaml"
@@ -349,7 +349,7 @@ def test_a_file_that_is_not_a_database_is_refused(tmp_path):
 
 APPEND = """
 import sys
-from pidse.ppl import open_db
+from pidse.ppl.db import open_db
 path, worker, spec = sys.argv[1], int(sys.argv[2]), sys.argv[3]
 with open_db(path) as db:
     for i in range(50):
@@ -373,7 +373,7 @@ def test_concurrent_writers_lose_and_duplicate_nothing(tmp_path):
 
 KILLED = """
 import sys, time
-import pidse.ppl as ppl
+import pidse.ppl.db as ppl
 db = ppl.open_db(sys.argv[1], seed=False)
 db.conn.execute("PRAGMA cache_size=8")  # a tiny page cache: uncommitted pages spill into the WAL file
 insert, n = ppl.PplDB._insert, [0]

@@ -8,9 +8,9 @@ import pytest
 
 from conftest import SHIPPED, SPECS, TINY, write_yaml
 from pidse.errors import InputError
-from pidse.estimate import estimate
+from pidse.model.estimate import estimate
 from pidse.schema import describe, suggest
-from pidse.spec import load_spec
+from pidse.spec.load import load_spec
 
 
 @pytest.mark.parametrize("path", SHIPPED, ids=[p.stem for p in SHIPPED])

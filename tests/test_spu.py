@@ -8,7 +8,7 @@ import pytest
 import yaml
 
 from conftest import ROOT, invoke, tiny_spec, write_yaml
-from pidse.engines.spu import Measurement, RunStats, parse_run
+from pidse.calibrate.engines.spu import Measurement, RunStats, parse_run
 
 # Two parties' lines as SPU 0.9.5 logs them (CHEETAH, a 16 x 64 @ 64 x 64 matmul), interleaved as threads do.
 LOG = """\
@@ -72,7 +72,7 @@ def spu_module():
 
 @pytest.fixture(scope="module")
 def sessions(spu_module):
-    from pidse.engines.spu import Session
+    from pidse.calibrate.engines.spu import Session
 
     made = {}
 
@@ -84,7 +84,7 @@ def sessions(spu_module):
 
 
 def test_semi2k_linear_bytes_by_hand(sessions):
-    from pidse.engines.spu_calibrate import measure_op
+    from pidse.calibrate.engines.spu_calibrate import measure_op
 
     m, error = measure_op(sessions("semi2k"), "linear", {"m": 4, "k": 16, "n": 16}, repeats=2)
     # Beaver matmul opens x - a (m*k) and W - b (k*n): 8 B per element per party, 2 parties -> 16 B;
@@ -96,8 +96,8 @@ def test_semi2k_linear_bytes_by_hand(sessions):
 def test_cheetah_warm_runs_below_cold_and_server_weights_cheaper(sessions):
     import numpy as np
 
-    from pidse.engines.spu import SERVER
-    from pidse.engines.spu_calibrate import measure_op
+    from pidse.calibrate.engines.spu import SERVER
+    from pidse.calibrate.engines.spu_calibrate import measure_op
 
     s = sessions("cheetah")
     m, error = measure_op(s, "scale", {"rows": 8, "cols": 16}, repeats=2)
@@ -114,7 +114,7 @@ def test_cheetah_warm_runs_below_cold_and_server_weights_cheaper(sessions):
 
 
 def test_aby3_weight_sharing_is_reported_apart(sessions):
-    from pidse.engines.spu_calibrate import measure_op
+    from pidse.calibrate.engines.spu_calibrate import measure_op
 
     m, _ = measure_op(sessions("aby3"), "linear", {"m": 4, "k": 16, "n": 8}, repeats=1)
     # ABY3 secret-shares the server's private W (16 x 8) and b at every run, b as SPU broadcasts it to the
@@ -126,8 +126,8 @@ def test_aby3_weight_sharing_is_reported_apart(sessions):
 
 
 def test_small_calibration_writes_a_loadable_table(sessions, tmp_path):
-    from pidse.costs import load_table, shape_values
-    from pidse.engines import spu_calibrate as C
+    from pidse.cost.mpc import load_table, shape_values
+    from pidse.calibrate.engines import spu_calibrate as C
 
     table = C.calibrate("semi2k", "small", repeats=1, kinds=("scale", "relu", "add"), log=lambda line: None)
     path = tmp_path / "spu-semi2k-small.yaml"
@@ -161,8 +161,8 @@ MODELS = [("gpt2_sm_ln_g.yaml", SMALL), ("gpt2_sm.yaml", SMALL)]
 @pytest.mark.parametrize("protocol", ["semi2k", "aby3", "cheetah"])
 @pytest.mark.parametrize("spec,overrides", MODELS)
 def test_small_transformers_within_10_percent(spu_module, protocol, spec, overrides):
-    from pidse.engines.spu_validate import validate
-    from pidse.spec import load_spec
+    from pidse.calibrate.engines.spu_validate import validate
+    from pidse.spec.load import load_spec
 
     v = validate(load_spec(ROOT / "arch_specs" / spec, overrides, 16), protocol, repeats=2)
     assert v.output_ok
@@ -172,7 +172,7 @@ def test_small_transformers_within_10_percent(spu_module, protocol, spec, overri
 @pytest.mark.slow
 @pytest.mark.parametrize("protocol", ["semi2k", "aby3", "cheetah"])
 def test_recalibration_within_5_percent(spu_module, protocol):
-    from pidse.engines import spu_calibrate as C
+    from pidse.calibrate.engines import spu_calibrate as C
 
     shipped = yaml.safe_load((ROOT / "cost_tables" / f"spu-{protocol}.yaml").read_text())
     again = C.calibrate(protocol, "full", repeats=3, kinds=("linear", "softmax", "gelu", "layernorm", "scale"),

@@ -10,14 +10,14 @@ import pytest
 import yaml
 
 from conftest import assert_one_line_error, invoke, write_yaml
-from pidse.costs import load_table, resolve_network
-from pidse.estimate import estimate
-from pidse.graph import OP_KINDS
-from pidse.pareto import pareto_mask
-from pidse.ppl import open_db
-from pidse.report import wish_list
-from pidse.space import SPACES_DIR, aero_label, load_space
-from pidse.sweep import KIND_METRICS, METRICS, sweep, with_depth
+from pidse.cost.mpc import load_table, resolve_network
+from pidse.model.estimate import estimate
+from pidse.model.graph import OP_KINDS
+from pidse.search.pareto import pareto_mask
+from pidse.ppl.db import open_db
+from pidse.report.sweep import wish_list
+from pidse.search.space import SPACES_DIR, aero_label, load_space
+from pidse.search.sweep import KIND_METRICS, METRICS, sweep, with_depth
 
 AERO = SPACES_DIR / "aero.yaml"
 
@@ -185,7 +185,7 @@ def test_cli_writes_csv_report_and_plots(tmp_path, monkeypatch):
 
 @pytest.mark.parametrize("fmt", ["table", "markdown", "csv"])
 def test_summary_formats(aero, fmt):
-    from pidse.report import render_summary
+    from pidse.report.sweep import render_summary
 
     text = render_summary(aero, fmt)
     assert text.count("SM+LN+G") >= 3  # on the front at every context
@@ -231,8 +231,8 @@ def test_malformed_space_yaml(tmp_path):
 
 def test_paper_numbers_only_cited(aero):
     """T=512 has no published costs in the repository: the headline says so rather than inventing them."""
-    from pidse.plots import rows_of
-    from pidse.report import headline
+    from pidse.report.plots import rows_of
+    from pidse.report.sweep import headline
 
     assert headline(rows_of(aero, 512))["paper"] is None
     h = headline(rows_of(aero, 256))
@@ -243,7 +243,7 @@ def test_paper_numbers_only_cited(aero):
 
 def test_plots_without_measurements(tmp_path):
     """A context with no measured run: the front plot says so (costs only), the wish list is empty."""
-    from pidse import plots
+    from pidse.report import plots
 
     df = sweep(load_space(str(small_space(tmp_path))), [64])
     assert (df["ppl_status"] == "unmeasured").all() and not df["pareto_comm_bytes"].any()

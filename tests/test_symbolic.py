@@ -7,11 +7,12 @@ import subprocess
 import pytest
 import sympy
 
-from pidse import scaling, symbolic
+from pidse.model import symbolic
+from pidse.search import scaling
 from pidse.cli import app
-from pidse.costs import load_table, resolve_network
-from pidse.estimate import estimate
-from pidse.spec import load_spec
+from pidse.cost.mpc import load_table, resolve_network
+from pidse.model.estimate import estimate
+from pidse.spec.load import load_spec
 from typer.testing import CliRunner
 
 SPECS = sorted(glob.glob("arch_specs/*.yaml"))

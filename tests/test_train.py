@@ -11,8 +11,8 @@ import pytest
 torch = pytest.importorskip("torch")
 
 from conftest import SHIPPED, assert_one_line_error, invoke, tiny_spec, write_yaml  # noqa: E402
-from pidse.estimate import estimate  # noqa: E402
-from pidse.spec import load_spec  # noqa: E402
+from pidse.model.estimate import estimate  # noqa: E402
+from pidse.spec.load import load_spec  # noqa: E402
 from pidse.train.data import load_corpus, validation_blocks  # noqa: E402
 from pidse.train.entropy import EntropyRegularizer, attention_entropy  # noqa: E402
 from pidse.train.loop import Divergence, TrainConfig, lr_at, train  # noqa: E402
@@ -271,7 +271,7 @@ def test_train_command_writes_the_run_and_the_database_row(tmp_path):
     run = json.loads((tmp_path / "runs/r/run.json").read_text())
     assert run["steps_done"] == 16  # ceil(2000 / (4 x 32))
     assert run["dataset"]["dataset"] == "python_stdlib" and run["config"]["seed"] == 3
-    from pidse.ppl import open_db
+    from pidse.ppl.db import open_db
 
     with open_db(db) as store:
         rows = store.query(dataset="python_stdlib")
@@ -294,7 +294,7 @@ def test_diverged_run_goes_into_the_database_without_a_perplexity(tmp_path):
                     "--out", tmp_path / "runs", "--db", db)
     assert result.exit_code == 0, result.output
     assert "DIVERGED at step" in result.stdout
-    from pidse.ppl import open_db
+    from pidse.ppl.db import open_db
 
     with open_db(db) as store:
         (row,) = store.query(dataset="python_stdlib")

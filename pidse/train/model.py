@@ -20,7 +20,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from pidse.spec import Spec
+from pidse.spec.load import Spec
 
 INIT_STD = 0.02
 

@@ -77,7 +77,7 @@ def summary_rows(runs: list[dict]) -> list[dict]:
 
 
 def render_table(rows: list[dict], markdown: bool = True) -> str:
-    from pidse.render import grid
+    from pidse.report.render import grid
 
     head = ["model", "status", "steps", "train loss", "eval loss", "eval ppl", *RANGES,
             "entropy/max by layer", "min head"]

@@ -1,0 +1,365 @@
+"""Fit a cost table's coefficients to measured whole-model rows.
+
+A template is a cost table whose formulas may contain coefficient symbols: any name that is neither a shape
+symbol nor a table constant, e.g. `c_trunc * m * n`. A coefficient may appear in several ops (one truncation
+cost per element for every linear layer, matmul and public scaling), and every formula must be linear in its
+coefficients. Then each measured row's total is a linear function of the coefficients, and:
+
+  1. communication: weighted non-negative least squares (costs cannot be negative) on relative error, so a
+     small model counts as much as a big one;
+  2. latency, where given: measured = sum(compute) + 8 * comm_predicted / bandwidth + rounds * rtt, a second
+     NNLS for the compute coefficients and an *effective* bandwidth and RTT. Rounds formulas may not contain
+     coefficients (rounds x RTT would not be linear).
+The fitted table records the data, the coefficients, and the residuals of every row.
+"""
+from __future__ import annotations
+
+import csv
+import datetime
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from pidse.cost.mpc import METRICS, GRADES, formula_symbols, load_networks, shape_values
+from pidse.errors import InputError
+from pidse.model.graph import OP_KINDS
+
+
+@dataclass
+class Row:
+    """One measured configuration: a spec (with overrides) and what was measured."""
+    name: str
+    spec: object  # Spec
+    comm_bytes: float
+    latency_s: float | None
+    network: str | None
+    source: str
+    weight: float = 1.0  # how much this row's relative error counts
+
+
+@dataclass
+class Fit:
+    coefficients: dict  # name -> value (comm and compute coefficients)
+    bandwidth_bps: float | None
+    rtt_s: float | None
+    residuals: list  # per row dicts
+    table: dict  # the fitted cost table, ready to dump as YAML
+    warnings: list
+
+
+# ---- reading measurements ------------------------------------------------------------------------------
+
+def read_rows(path: str | Path) -> list[Row]:
+    """Measured rows from CSV. Columns: `spec` (+ optional `set`, ';'-separated overrides) or AERO's
+    `family`,`arch` labels (+ `layers`,`heads`,`d_model`,`vocab`); `context`; `comm_bytes` or `comm_gb`;
+    optional `latency_s` or `latency_min`; optional `network` (preset the measurement claims), `source`."""
+    from pidse.spec.load import load_spec
+
+    path = Path(path)
+    if not path.is_file():
+        raise InputError(path, None, "an existing CSV of measurements")
+    rows = []
+    with path.open(newline="") as fh:
+        for line, rec in enumerate(csv.DictReader(fh), start=2):
+            where = f"line {line}"
+            try:
+                if rec.get("spec"):
+                    spec_path = (path.parent / rec["spec"]) if not Path(rec["spec"]).is_file() else rec["spec"]
+                    overrides = [s for s in (rec.get("set") or "").split(";") if s.strip()]
+                else:
+                    from pidse.labels import resolve_label
+
+                    spec_path, overrides = resolve_label(rec.get("family", ""), rec.get("arch", ""), rec)
+                context = int(rec["context"])
+                spec = load_spec(spec_path, overrides, context)
+                comm = _number(rec, where, path, ("comm_bytes", 1.0), ("comm_gb", 1e9))
+                latency = _number(rec, where, path, ("latency_s", 1.0), ("latency_min", 60.0), required=False)
+                weight = _number(rec, where, path, ("weight", 1.0), required=False) or 1.0
+            except (KeyError, ValueError) as err:
+                raise InputError(path, where, f"a measurement row ({err})") from None
+            name = rec.get("label") or rec.get("arch") or spec.name
+            rows.append(Row(f"{name} T={context}", spec, comm, latency, rec.get("network") or None,
+                            rec.get("source", ""), weight))
+    if not rows:
+        raise InputError(path, None, "at least one measurement row")
+    return rows
+
+
+def _number(rec, where, path, *columns, required=True):
+    for column, factor in columns:
+        if rec.get(column) not in (None, ""):
+            try:
+                value = float(rec[column]) * factor
+            except ValueError:
+                raise InputError(path, f"{where}: {column}", "a number", rec[column]) from None
+            if value <= 0:
+                raise InputError(path, f"{where}: {column}", "a positive number", rec[column])
+            return value
+    if required:
+        raise InputError(path, where, "one of the columns " + ", ".join(c for c, _ in columns))
+    return None
+
+
+# ---- the template ----------------------------------------------------------------------------------------
+
+class Template:
+    """Cost formulas with coefficient symbols, split into per-coefficient feature functions."""
+
+    def __init__(self, path: str | Path):
+        import sympy
+        from pidse.spec.load import read_mapping
+
+        self.path = str(path)
+        self.raw = read_mapping(Path(path))
+        self.constants = self.raw.get("constants") or {}
+        self.terms: dict = {}  # (kind, metric) -> [(coef or None, numpy function of shape values)]
+        self.coefficients: dict[str, str] = {}  # name -> metric family ("comm_bytes" / "compute_s")
+        options = self.raw.get("calibration") or {}
+        self.penalised = {name: float(options.get("penalty", 1e-3)) for name in options.get("penalised", ())}
+        self.method = options.get("method", "lsq")
+        self.unknown = {k for k, v in self.raw["ops"].items() if isinstance(v, dict) and v.get("unknown")}
+        for kind, entry in self.raw["ops"].items():
+            if kind not in OP_KINDS:
+                raise InputError(self.path, f"ops.{kind}", "an op kind (" + ", ".join(OP_KINDS) + ")")
+            if kind in self.unknown:
+                continue
+            shape_syms = formula_symbols(kind) | set(self.constants)
+            for metric in METRICS:
+                from pidse.cost.formula import Formula
+
+                expr = Formula(entry[metric]).sympy()
+                coefs = sorted((s for s in expr.free_symbols if s.name not in shape_syms), key=str)
+                if metric == "rounds" and coefs:
+                    raise InputError(self.path, f"ops.{kind}.rounds", "no coefficients (rounds x RTT is not "
+                                     "linear); give rounds as a formula of the shape", str(expr))
+                args = sorted((s for s in expr.free_symbols if s.name in shape_syms), key=str)
+                parts = []
+                for c in coefs:
+                    term = sympy.diff(expr, c)
+                    if term.free_symbols & set(coefs):
+                        raise InputError(self.path, f"ops.{kind}.{metric}", f"a formula linear in its "
+                                         f"coefficients ({c} is not)", str(expr))
+                    parts.append((c.name, sympy.lambdify(args, term, "numpy"), args))
+                    prev = self.coefficients.setdefault(c.name, metric)
+                    if prev != metric:
+                        raise InputError(self.path, f"ops.{kind}.{metric}", f"coefficient {c} used for one "
+                                         f"metric only (it is also in {prev})")
+                rest = expr.subs({c: 0 for c in coefs})
+                parts.append((None, sympy.lambdify(args, rest, "numpy"), args))
+                self.terms[(kind, metric)] = (expr, parts)
+
+    def features(self, row_ops: list[dict], metric: str) -> tuple[dict, float]:
+        """For one model: {coefficient: summed feature}, and the coefficient-free remainder."""
+        feats, rest = {}, 0.0
+        for op in row_ops:
+            kind = op["kind"]
+            if kind in self.unknown or (kind, metric) not in self.terms:
+                raise InputError(self.path, f"ops.{kind}", f"an entry: the data uses op kind '{kind}'")
+            values = {**self.constants, **shape_values(kind, op["shape"], op.get("attrs"))}
+            for coef, fn, args in self.terms[(kind, metric)][1]:
+                value = float(fn(*[values[a.name] for a in args]))
+                if coef is None:
+                    rest += value
+                else:
+                    feats[coef] = feats.get(coef, 0.0) + value
+        return feats, rest
+
+
+# ---- fitting ----------------------------------------------------------------------------------------------
+
+def fit_relative(features: list[dict], rest: np.ndarray, target: np.ndarray, names: list[str],
+                 penalised: dict | None = None, method: str = "lsq", weights=None) -> np.ndarray:
+    """Non-negative coefficients x for target ~ A x + rest, judged by relative error.
+
+    lsq:     min ||r||^2 + sum_j lambda_j (x_j s_j)^2   (scipy.optimize.nnls)
+    minimax: min max|r| + sum_j lambda_j x_j s_j        (a linear program, scipy.optimize.linprog)
+    with r = w (A x + rest - target) / target, w the row weights. Columns are scaled (s_j = largest relative contribution) so a
+    penalty means the same for every term: a penalised term is used only where it cuts the error enough.
+    """
+    w = np.ones(len(target)) if weights is None else np.asarray(weights, dtype=float)
+    A = np.array([[f.get(n, 0.0) for n in names] for f in features]) * (w / target)[:, None]
+    b = (target - rest) * w / target
+    scale = np.maximum(np.abs(A).max(axis=0), 1e-300)
+    A = A / scale
+    lam = np.array([(penalised or {}).get(n, 0.0) for n in names])
+    if method == "minimax":
+        from scipy.optimize import linprog
+
+        n, m = len(names), len(b)
+        cost = np.concatenate([lam, [1.0]])  # variables: x (n), t
+        ones = np.ones((m, 1))
+        A_ub = np.vstack([np.hstack([A, -ones]), np.hstack([-A, -ones])])
+        b_ub = np.concatenate([b, -b])
+        result = linprog(cost, A_ub=A_ub, b_ub=b_ub, bounds=[(0, None)] * (n + 1), method="highs")
+        if not result.success:
+            raise RuntimeError(f"minimax calibration failed: {result.message}")
+        return result.x[:n] / scale
+    if method != "lsq":
+        raise ValueError(f"unknown calibration method {method!r}; expected lsq or minimax")
+    from scipy.optimize import nnls
+
+    ridge = np.sqrt(lam[lam > 0])[:, None] * np.eye(len(names))[lam > 0]
+    x, _ = nnls(np.vstack([A, ridge]), np.concatenate([b, np.zeros(len(ridge))]), maxiter=50 * len(names) + 500)
+    return x / scale
+
+
+def fit(template_path: str | Path, rows: list[Row]) -> Fit:
+    from pidse.model.estimate import estimate
+
+    template = Template(template_path)
+    ops = [estimate(r.spec).ops for r in rows]
+    warnings = []
+
+    # 1. communication
+    comm_names = sorted(n for n, m in template.coefficients.items() if m == "comm_bytes")
+    comm_feats, comm_rest = zip(*(template.features(o, "comm_bytes") for o in ops))
+    measured_comm = np.array([r.comm_bytes for r in rows])
+    weights = np.array([r.weight for r in rows])
+    x = fit_relative(list(comm_feats), np.array(comm_rest), measured_comm, comm_names, method=template.method,
+                     weights=weights)
+    coefficients = dict(zip(comm_names, x))
+    predicted_comm = np.array([rest + sum(coefficients[n] * f.get(n, 0.0) for n in comm_names)
+                               for f, rest in zip(comm_feats, comm_rest)])
+
+    # 2. latency, where measured
+    compute_names = sorted(n for n, m in template.coefficients.items() if m == "compute_s")
+    timed = [i for i, r in enumerate(rows) if r.latency_s is not None]
+    bandwidth = rtt = None
+    predicted_latency = [None] * len(rows)
+    if timed:
+        feats, rests = [], []
+        for i in timed:
+            f, rest = template.features(ops[i], "compute_s")
+            rounds = template.features(ops[i], "rounds")[1]
+            f = {**f, "_inv_bandwidth": 8.0 * predicted_comm[i], "_rtt": rounds}
+            feats.append(f)
+            rests.append(rest)
+        names = compute_names + ["_inv_bandwidth", "_rtt"]
+        measured = np.array([rows[i].latency_s for i in timed])
+        y = dict(zip(names, fit_relative(feats, np.array(rests), measured, names, template.penalised,
+                                         template.method, weights[timed])))
+        bandwidth = 1.0 / y["_inv_bandwidth"] if y["_inv_bandwidth"] > 0 else float("inf")
+        rtt = y["_rtt"]
+        coefficients.update({n: y[n] for n in compute_names})
+        for i, f, rest in zip(timed, feats, rests):
+            predicted_latency[i] = rest + sum(y[n] * f.get(n, 0.0) for n in names)
+        warnings += _network_warnings(rows, timed, predicted_comm, bandwidth)
+    elif compute_names:
+        warnings.append("no latency measurements: compute coefficients left at 0 and no network fitted")
+        coefficients.update({n: 0.0 for n in compute_names})
+
+    residuals = []
+    for i, r in enumerate(rows):
+        res = {"row": r.name, "comm_bytes": r.comm_bytes, "comm_bytes_fit": float(predicted_comm[i]),
+               "comm_error_pct": 100.0 * (predicted_comm[i] / r.comm_bytes - 1)}
+        if r.latency_s is not None:
+            res.update(latency_s=r.latency_s, latency_s_fit=float(predicted_latency[i]),
+                       latency_error_pct=100.0 * (predicted_latency[i] / r.latency_s - 1))
+        residuals.append(res)
+    for name in template.coefficients:
+        if name in coefficients and coefficients[name] == 0.0:
+            warnings.append(f"coefficient {name} fitted to 0: the data do not support this term")
+    table = _fitted_table(template, coefficients, bandwidth, rtt, rows, residuals, warnings)
+    return Fit(coefficients, bandwidth, rtt, residuals, table, warnings)
+
+
+def _network_warnings(rows, timed, predicted_comm, bandwidth) -> list[str]:
+    """Flag measurements whose bytes could not have crossed the network they claim in the time they took."""
+    presets = load_networks()
+    worst = None
+    for i in timed:
+        claimed = presets.get(rows[i].network) if rows[i].network else None
+        needed_bps = 8.0 * rows[i].comm_bytes / rows[i].latency_s
+        if claimed and needed_bps > claimed.bandwidth_bps and (worst is None or needed_bps > worst[0]):
+            worst = (needed_bps, rows[i], claimed)
+    if worst is None:
+        return []
+    needed_bps, row, claimed = worst
+    return [f"inconsistent network: {row.name} moved {row.comm_bytes / 1e9:.2f} GB in {row.latency_s / 60:.2f} "
+            f"min, at least {needed_bps / 1e6:.0f} Mbps, but its stated network {claimed.name} has "
+            f"{claimed.bandwidth_bps / 1e6:.0f} Mbps; the fitted effective bandwidth is {bandwidth / 1e6:.0f} Mbps"]
+
+
+def _overrides_text(spec) -> str:
+    return f"context={spec.context}, layers={spec.model.layers}, vocab={spec.model.vocab_size}, " \
+           f"prune_last={spec.ffn.prune_last}"
+
+
+def _number_text(value: float) -> str:
+    return f"{value:.6g}"
+
+
+def _fitted_table(template, coefficients, bandwidth, rtt, rows, residuals, warnings) -> dict:
+    raw = template.raw
+    table = {k: v for k, v in raw.items() if k not in ("ops", "fit", "calibration")}
+    ops = {}
+    for kind, entry in raw["ops"].items():
+        if kind in template.unknown:
+            ops[kind] = entry
+            continue
+        out = {}
+        fitted_here = False
+        for metric in METRICS:
+            expr = template.terms[(kind, metric)][0]
+            subs = {s: coefficients[s.name] for s in expr.free_symbols if s.name in coefficients}
+            fitted_here |= bool(subs)
+            out[metric] = _formula_text(expr.subs(subs)) if subs else str(entry[metric])
+        out["source"] = (f"fitted to {len(rows)} measured rows (see fit); template: {entry.get('source', '')}"
+                         if fitted_here else entry.get("source", ""))
+        out["grade"] = "derived" if fitted_here else entry.get("grade", "estimate")
+        if out["grade"] not in GRADES:
+            out["grade"] = "estimate"
+        ops[kind] = out
+    table["ops"] = ops
+    if bandwidth is not None:
+        table["network"] = {"name": f"{raw['name']}-effective", "bandwidth_bps": float(_number_text(bandwidth)),
+                            "rtt_s": float(_number_text(rtt)),
+                            "source": "effective network fitted to the measured latencies"}
+    table["fit"] = {
+        "date": datetime.date.today().isoformat(),
+        "method": {"lsq": "non-negative least squares on relative error (scipy.optimize.nnls)",
+                   "minimax": "non-negative minimax relative error (linear program, scipy.optimize.linprog)"}
+        [template.method],
+        "template": Path(template.path).name,
+        "penalised": template.penalised,
+        "coefficients": {k: float(_number_text(v)) for k, v in sorted(coefficients.items())},
+        "effective_network": None if bandwidth is None else {"bandwidth_bps": float(_number_text(bandwidth)),
+                                                             "rtt_s": float(_number_text(rtt))},
+        "warnings": warnings,
+        "data": [{"row": r.name, "spec": r.spec.source, "overrides": _overrides_text(r.spec), "weight": r.weight,
+                  "source": r.source} for r in rows],
+        "residuals": [{k: (round(float(v), 3) if k.endswith("pct") else
+                           float(_number_text(v)) if isinstance(v, float) else v) for k, v in res.items()}
+                      for res in residuals],
+    }
+    return table
+
+
+def _formula_text(expr) -> str:
+    """A sympy expression back to the formula grammar (ceil, log2, max, min), numbers to 6 digits."""
+    import sympy
+
+    expr = expr.xreplace({n: sympy.Float(_number_text(float(n))) for n in expr.atoms(sympy.Float)})
+    text = sympy.pycode(expr, fully_qualified_modules=False, standard="python3")
+    for py, ours in (("math.ceil", "ceil"), ("math.floor", "floor"), ("math.log2", "log2"),
+                     ("math.log", "log"), ("math.sqrt", "sqrt")):
+        text = text.replace(py, ours)
+    return text
+
+
+def write_table(result: Fit, path: str | Path) -> None:
+    """Write the fitted table atomically (a crash never leaves half a table)."""
+    import os
+    import tempfile
+
+    import yaml
+
+    path = Path(path)
+    header = (f"# Generated by `pidse calibrate` from {len(result.residuals)} measured rows "
+              f"({result.table['fit']['date']}); edit the template and re-run rather than this file.\n")
+    text = header + yaml.safe_dump(result.table, sort_keys=False, width=110, allow_unicode=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, suffix=".tmp")
+    with os.fdopen(fd, "w") as fh:
+        fh.write(text)
+    os.replace(tmp, path)

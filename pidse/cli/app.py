@@ -1,0 +1,407 @@
+"""The `pidse` command line: a thin shell over the Python API. Heavy imports stay inside the commands."""
+from __future__ import annotations
+
+import sys
+from enum import Enum
+from pathlib import Path
+from typing import List, Optional
+
+import typer
+
+from pidse.errors import InputError, user_errors
+
+app = typer.Typer(
+    help="pidse: cost model and design-space exploration for private (MPC/HE) LLM inference.\n\n"
+         "Start with `pidse estimate arch_specs/gpt2_sm_scfuffn.yaml`.",
+    no_args_is_help=True, add_completion=False, pretty_exceptions_enable=False, rich_markup_mode=None,
+)
+
+
+class Format(str, Enum):
+    table = "table"
+    json = "json"
+    csv = "csv"
+    markdown = "markdown"
+
+
+class By(str, Enum):
+    op = "op"
+    kind = "kind"
+    layer = "layer"
+    block = "block"
+
+
+class Convention(str, Enum):
+    dense = "dense"
+    aero = "aero"
+
+
+def _version(value: bool):
+    if value:
+        from pidse import __version__
+        typer.echo(f"pidse {__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def _main(version: bool = typer.Option(False, "--version", callback=_version, is_eager=True,
+                                       help="Print the version and exit.")):
+    """pidse: cost model and design-space exploration for private (MPC/HE) LLM inference."""
+
+
+@app.command()
+@user_errors
+def estimate(
+    spec: Path = typer.Argument(..., help="Architecture spec (arch_specs/*.yaml) or a HuggingFace config.json.",
+                                metavar="SPEC", show_default=False),
+    context: Optional[int] = typer.Option(None, "--context", "-T", metavar="T", help="Prompt tokens T (overrides "
+                                          "inference.context)."),
+    set_: List[str] = typer.Option([], "--set", metavar="KEY=VALUE", help="Override a spec value by dotted path, e.g. "
+                                   "--set model.layers=18 --set ffn.prune_last=6. Repeatable; validated like the file."),
+    fmt: Format = typer.Option(Format.table, "--format", "-f", help="Output format."),
+    by: Optional[By] = typer.Option(None, "--by", help="Breakdown rows: every op, or summed per op kind, layer "
+                                    "or block. Default: block for table/markdown, op for json/csv."),
+    convention: Convention = typer.Option(Convention.dense, "--flops-convention",
+                                          help="dense: 2 FLOPs per MAC, full TxT scores. aero: AERO's own "
+                                               "accounting (blocks only), reproduces its FLOPs columns."),
+    protocol: Optional[str] = typer.Option(None, "--protocol", "-p", metavar="TABLE",
+                                           help="Price every op with a cost table: a name in cost_tables/ "
+                                                "(e.g. aero-secretflow) or a path. Adds comm, rounds, latency."),
+    network: Optional[str] = typer.Option(None, "--network", "-n", metavar="PRESET",
+                                          help="Network preset (lan, wan, wan-aero, ...). Default: the "
+                                               "table's own (a calibrated table's fitted effective network)."),
+    bandwidth: Optional[float] = typer.Option(None, "--bandwidth", metavar="BPS",
+                                              help="Bandwidth in bits/s, overriding the network's."),
+    rtt: Optional[float] = typer.Option(None, "--rtt", metavar="SECONDS", help="Round-trip time in seconds, "
+                                        "overriding the network's."),
+    baseline: Optional[Path] = typer.Option(None, "--baseline", metavar="SPEC",
+                                            help="Report savings against this spec (same context, --set, "
+                                                 "table and network)."),
+    allow_missing: bool = typer.Option(False, "--allow-missing", help="List ops the table cannot price as "
+                                       "uncosted instead of failing (they are never counted as zero)."),
+):
+    """Count parameters, MACs, FLOPs and nonlinear ops of an architecture, per op, layer and block;
+    with --protocol, also communication, rounds and latency under MPC.
+
+    Examples:
+
+      pidse estimate arch_specs/gpt2_sm_ln_g.yaml --context 256 --flops-convention aero
+
+      pidse estimate arch_specs/gpt2_sm_scfuffn.yaml -p aero-secretflow --baseline arch_specs/gpt2_sm_ln_g.yaml
+    """
+    from pidse.cost.mpc import load_table, resolve_network
+    from pidse.model.estimate import estimate as run_estimate
+    from pidse.report.render import render
+    from pidse.spec.load import load_spec
+
+    if protocol is None and (network or bandwidth or rtt or baseline or allow_missing):
+        raise InputError("--network/--bandwidth/--rtt/--baseline/--allow-missing", None,
+                         "--protocol TABLE as well: they only apply to priced estimates")
+    table = load_table(protocol) if protocol else None
+    net = resolve_network(network, bandwidth, rtt, table) if table else None
+    price = dict(convention=convention.value, table=table, network=net, allow_missing=allow_missing)
+    result = run_estimate(load_spec(spec, set_, context), **price)
+    base = run_estimate(load_spec(baseline, set_, context), **price) if baseline else None
+    grouping = (by.value if by else ("op" if fmt in (Format.json, Format.csv) else "block"))
+    typer.echo(render(result, fmt.value, grouping, base).rstrip("\n"))
+
+
+@app.command()
+@user_errors
+def calibrate(
+    data: Optional[Path] = typer.Argument(None, metavar="[DATA.csv]", help="Measured rows: spec (+ set) or AERO "
+                                          "label, context, comm_bytes|comm_gb, latency_s|latency_min, network, "
+                                          "weight, source. Not with --engine.", show_default=False),
+    template: Optional[Path] = typer.Option(None, "--template", "-t", help="Cost table with coefficient symbols "
+                                            "to fit (cost_tables/templates/*.yaml).", show_default=False),
+    out: Optional[Path] = typer.Option(None, "--out", "-o", help="Write the fitted table here (YAML). With "
+                                       "--engine spu: default cost_tables/spu-<protocol>.yaml."),
+    fmt: Format = typer.Option(Format.table, "--format", "-f", help="Format of the residual table."),
+    engine: Optional[str] = typer.Option(None, "--engine", metavar="NAME", help="Measure every op kind with a "
+                                         "real engine instead of fitting DATA.csv: spu (SecretFlow SPU, the spu "
+                                         "extra), tenseal (CKKS primitives with SEAL, the he extra)."),
+    protocol: Optional[str] = typer.Option(None, "--protocol", "-p", metavar="NAME", help="The engine's "
+                                           "protocol (spu: cheetah, semi2k, aby3)."),
+    shapes: str = typer.Option("full", "--shapes", metavar="SET", help="Engine shapes: small (seconds) or full."),
+    repeats: int = typer.Option(3, "--repeats", min=1, help="Engine: warm runs per shape (the median is kept)."),
+    bootstrap: str = typer.Option("anchor", "--bootstrap", metavar="SOURCE", help="--engine tenseal: the "
+                                  "bootstrap price from a published anchor (anchor), or timed here with "
+                                  "desilofhe (desilofhe: ~3 min, ~7 GB of memory)."),
+):
+    """Fit a cost table's per-op coefficients to measured whole-model rows, or (--engine) measure every op
+    kind with a real engine at several shapes and fit per-element, per-row and per-matrix terms.
+
+    Non-negative fit (costs cannot be negative) of communication, then of latency with an effective
+    bandwidth and RTT; flags data whose bytes could not cross the stated network in the time measured.
+
+    Example: pidse calibrate cost_tables/data/aero-secretflow.csv -t cost_tables/templates/aero-secretflow.yaml
+    -o cost_tables/aero-secretflow.yaml
+
+    Example: pidse calibrate --engine spu --protocol semi2k --shapes small -o /tmp/spu-semi2k.yaml
+    """
+    from pidse.calibrate.fit import fit, read_rows, write_table
+    from pidse.report.render import residual_report
+
+    if engine != "tenseal" and bootstrap != "anchor":
+        raise InputError("--bootstrap", None, "only with --engine tenseal (the other engines have no bootstrap)")
+    if engine is not None:
+        return _calibrate_engine(engine, protocol, shapes, repeats, out, fmt.value, bootstrap)
+    if data is None or template is None:
+        raise InputError("pidse calibrate", None, "DATA.csv and --template TEMPLATE, or --engine NAME --protocol P")
+    from pidse.calibrate.ckks import calibrate_published, is_ckks
+
+    if is_ckks(template):  # a CKKS template: seconds per primitive from a published run's totals
+        return typer.echo(calibrate_published(data, template, out).rstrip("\n"))
+    result = fit(template, read_rows(data))
+    typer.echo(residual_report(result, fmt.value).rstrip("\n"))
+    for warning in result.warnings:
+        typer.echo(f"warning: {warning}", err=True)
+    if out:
+        write_table(result, out)
+        typer.echo(f"wrote {out}", err=True)
+
+
+def _calibrate_engine(engine: str, protocol: Optional[str], shapes: str, repeats: int, out: Optional[Path],
+                      fmt: str, bootstrap: str = "anchor") -> None:
+    """--engine: dispatch by name (each engine module measures, fits and writes its own table)."""
+    if engine == "spu":
+        from pidse.cost.mpc import TABLES_DIR
+        from pidse.calibrate.engines import spu
+
+        spu.require(protocol or "")
+        from pidse.calibrate.engines import spu_calibrate
+
+        if shapes not in spu_calibrate.SHAPES:
+            raise InputError("--shapes", None, "one of " + ", ".join(spu_calibrate.SHAPES), shapes)
+        table = spu_calibrate.calibrate(protocol, shapes, repeats)
+        typer.echo(spu_calibrate.summary(table, fmt).rstrip("\n"))
+        path = out or TABLES_DIR / f"spu-{protocol}.yaml"
+        spu_calibrate.write(table, path)
+        typer.echo(f"wrote {path}", err=True)
+        return
+    if engine == "tenseal":  # CKKS primitives timed with SEAL (the he extra)
+        from pidse.cost.mpc import TABLES_DIR
+        from pidse.calibrate.engines import tenseal
+
+        path = out or TABLES_DIR / "ckks-tenseal-cpu.yaml"
+        typer.echo(tenseal.calibrate(path, shapes, repeats, bootstrap).rstrip("\n"))
+        return typer.echo(f"wrote {path}", err=True)
+    raise InputError("--engine", None, "an engine name: spu, tenseal", engine)
+
+
+@app.command()
+@user_errors
+def validate(
+    spec: Path = typer.Argument(..., metavar="SPEC", help="Architecture spec (keep it small: SPU runs it).",
+                                show_default=False),
+    engine: str = typer.Option("spu", "--engine", metavar="NAME", help="The engine that runs the model: spu."),
+    protocol: str = typer.Option(..., "--protocol", "-p", metavar="NAME", help="spu: cheetah, semi2k or aby3.",
+                                 show_default=False),
+    table: Optional[str] = typer.Option(None, "--table", metavar="TABLE", help="Cost table to check (default "
+                                        "spu-<protocol>)."),
+    context: Optional[int] = typer.Option(None, "--context", "-T", metavar="T", help="Prompt tokens T."),
+    set_: List[str] = typer.Option([], "--set", metavar="KEY=VALUE", help="Override a spec value."),
+    repeats: int = typer.Option(2, "--repeats", min=1, help="Warm runs (the median is kept)."),
+    fmt: Format = typer.Option(Format.table, "--format", "-f", help="table, markdown or json."),
+):
+    """Run a whole small transformer under a real engine and compare the bytes it measures with pidse's
+    prediction, per op kind and in total (one-time setup and weight sharing reported apart).
+
+    Example: pidse validate arch_specs/gpt2_sm_ln_g.yaml -p semi2k --set model.layers=2 --set model.d_model=64
+    --set model.heads=2 --set model.d_ff=256 --set model.vocab_size=512 -T 16
+    """
+    from pidse.spec.load import load_spec
+
+    if engine != "spu":
+        raise InputError("--engine", None, "an engine name: spu", engine)
+    from pidse.calibrate.engines import spu
+
+    spu.require(protocol)
+    loaded = load_spec(spec, set_, context)
+    from pidse.calibrate.engines import spu_validate
+
+    result = spu_validate.validate(loaded, protocol, table, repeats)
+    typer.echo(spu_validate.render(result, "json" if fmt == Format.json else fmt.value).rstrip("\n"))
+
+
+@app.command()
+@user_errors
+def sweep(
+    context: Optional[str] = typer.Option(None, "--context", "-T", metavar="T[,T...]",
+                                          help="Contexts to sweep, comma-separated (default: the space's)."),
+    space: str = typer.Option("aero", "--space", "-s", metavar="NAME|FILE",
+                              help="Design space: a name in arch_specs/spaces/ or a path to a space YAML."),
+    protocol: Optional[str] = typer.Option(None, "--protocol", "-p", metavar="TABLE[,TABLE...]",
+                                           help="Cost tables, comma-separated (default: the space's)."),
+    network: Optional[str] = typer.Option(None, "--network", "-n", metavar="PRESET[,PRESET...]",
+                                          help="Network presets, comma-separated; `table` is the table's own "
+                                               "(default: the space's)."),
+    out: Path = typer.Option(Path("reports"), "--out", "-o", metavar="DIR",
+                             help="Folder for sweep.csv, sweep.md and the plots."),
+    db: Optional[Path] = typer.Option(None, "--db", envvar="PIDSE_DB", metavar="FILE", show_default=False,
+                                      help="Measured-perplexity database (default $PIDSE_DB, else "
+                                           "~/.local/share/pidse/ppl.sqlite)."),
+    fmt: Format = typer.Option(Format.table, "--format", "-f", help="Format of the summary printed to stdout."),
+):
+    """Evaluate every point of a design space, join measured perplexities, mark the Pareto fronts
+    (perplexity vs communication, vs latency) and write a CSV, a Markdown report and plots.
+
+    Example: pidse sweep --context 128,256,512
+    """
+    from pidse.cost.mpc import load_table, resolve_network
+    from pidse.ppl.db import open_db
+    from pidse.report.sweep import render_summary, write_outputs
+    from pidse.search.space import load_space
+    from pidse.search.sweep import sweep as run_sweep
+
+    design = load_space(space)
+    contexts = _int_list(context, "--context") if context else list(design.contexts) or [128]
+    protocols = _name_list(protocol, "--protocol") or design.protocols
+    networks = _name_list(network, "--network") or design.networks
+    for name in protocols:  # bad names fail here, in one line, before any work
+        table = load_table(name)
+        for net in networks:
+            resolve_network(name=net, table=table)
+
+    def progress(label):
+        def wrap(items):
+            with typer.progressbar(items, label=label, file=sys.stderr, show_pos=True) as bar:
+                yield from bar
+        return wrap
+
+    with open_db(db) as store:
+        df = run_sweep(design, contexts, protocols, networks, db=store, progress=progress("sweep"))
+    given = (("--context", context), ("--space", None if space == "aero" else space), ("--protocol", protocol),
+             ("--network", network), ("--out", None if out == Path("reports") else out))
+    command = " ".join(["pidse sweep"] + [f"{k} {v}" for k, v in given if v is not None])
+    written = write_outputs(df, design, out, command, progress=progress("plots"))
+    typer.echo(render_summary(df, fmt.value).rstrip("\n"))
+    typer.echo(f"wrote {len(written)} files to {out}/ ({len(df):,} points): "
+               + ", ".join(p.name for p in written), err=True)
+
+
+def _int_list(text: str, option: str) -> list[int]:
+    items = [t.strip() for t in text.split(",")]
+    if not all(t.isdigit() and int(t) > 0 for t in items):
+        raise InputError(option, None, "positive integers separated by commas, e.g. 128,256,512", text)
+    return list(dict.fromkeys(int(t) for t in items))
+
+
+def _name_list(text: str | None, option: str) -> list[str]:
+    if text is None:
+        return []
+    items = [t.strip() for t in text.split(",")]
+    if not all(items):
+        raise InputError(option, None, "names separated by commas", text)
+    return list(dict.fromkeys(items))
+
+
+class Metric(str, Enum):
+    params = "params"
+    macs = "macs"
+    flops = "flops"
+    comm = "comm"
+    rounds = "rounds"
+    compute = "compute"
+    latency = "latency"
+
+
+class FormulaBy(str, Enum):
+    block = "block"
+    op = "op"
+
+
+class FormulaFormat(str, Enum):
+    text = "text"
+    latex = "latex"
+
+
+@app.command()
+@user_errors
+def formula(
+    spec: Path = typer.Argument(..., metavar="SPEC", help="Architecture spec or HuggingFace config.json.",
+                                show_default=False),
+    metric: Metric = typer.Option(Metric.comm, "--metric", "-m", help="Which cost. comm, rounds, compute and "
+                                  "latency need --protocol."),
+    by: Optional[FormulaBy] = typer.Option(None, "--by", help="One formula per block or per op kind (default: "
+                                           "the whole model)."),
+    protocol: Optional[str] = typer.Option(None, "--protocol", "-p", metavar="TABLE", help="Cost table."),
+    network: Optional[str] = typer.Option(None, "--network", "-n", metavar="PRESET",
+                                          help="Put this network's bandwidth and RTT into latency (default: "
+                                               "keep them as symbols BW, RTT)."),
+    set_: List[str] = typer.Option([], "--set", metavar="KEY=VALUE", help="Override a spec value."),
+    convention: Convention = typer.Option(Convention.dense, "--flops-convention", help="FLOPs convention."),
+    fmt: FormulaFormat = typer.Option(FormulaFormat.text, "--format", "-f", help="text, or LaTeX (align*)."),
+):
+    """The closed form of a cost in T (context), L (layers), d (d_model), H (heads), d_ff, V (vocab), collected
+    by powers of T. The same model as `pidse estimate`, with symbols for the sizes.
+
+    Example: pidse formula arch_specs/gpt2_sm_ln_g.yaml --metric comm -p aero-secretflow --by op
+    """
+    from pidse.model import symbolic
+    from pidse.cost.mpc import load_table, resolve_network
+    from pidse.spec.load import load_spec
+
+    loaded = load_spec(spec, set_)
+    needs_table = metric.value in ("comm", "rounds", "compute", "latency")
+    if needs_table and not protocol:
+        raise InputError("--metric", None, f"--protocol TABLE as well: {metric.value} is priced by a cost table",
+                         metric.value)
+    table = load_table(protocol) if protocol else None
+    forms = symbolic.closed_forms(loaded, table, convention.value, by.value if by else None)
+    net = resolve_network(network, table=table) if network else None
+    values = {} if net is None else {symbolic.symbols()["BW"]: net.bandwidth_bps, symbolic.symbols()["RTT"]: net.rtt_s}
+    lines = [(group, symbolic.rounded(exprs[metric.value].subs(values))) for group, exprs in forms.items()]
+    typer.echo(symbolic.render(loaded, metric.value, lines, latex=fmt == FormulaFormat.latex, network=net))
+
+
+@app.command()
+@user_errors
+def scaling(
+    spec: Path = typer.Argument(..., metavar="SPEC", help="Architecture spec or HuggingFace config.json.",
+                                show_default=False),
+    context: str = typer.Option("128:32768", "--context", "-T", metavar="LO:HI",
+                                help="Contexts: LO:HI (powers of two), LO:HI:xF, or a comma list."),
+    protocol: Optional[str] = typer.Option(None, "--protocol", "-p", metavar="TABLE", help="Cost table."),
+    network: Optional[str] = typer.Option(None, "--network", "-n", metavar="PRESET", help="Network preset "
+                                          "(default: the table's)."),
+    set_: List[str] = typer.Option([], "--set", metavar="KEY=VALUE", help="Override a spec value."),
+    plot: Optional[Path] = typer.Option(None, "--plot", help="Write a PNG of costs and shares against T."),
+    fmt: Format = typer.Option(Format.table, "--format", "-f", help="Output format of the table."),
+):
+    """How costs and each op kind's share grow with context, and the crossovers solved on the closed forms:
+    attention vs FFN FLOPs, when softmax leads communication, when bandwidth time overtakes round trips.
+
+    Example: pidse scaling arch_specs/gpt2_sm_ln_g.yaml -p aero-secretflow --plot reports/scaling_gpt2.png
+    """
+    from pidse.search import scaling as sc
+    from pidse.cost.mpc import load_table, resolve_network
+    from pidse.spec.load import load_spec
+
+    loaded = load_spec(spec, set_)
+    contexts = sc.parse_contexts(context)
+    table = load_table(protocol) if protocol else None
+    net = resolve_network(network, table=table) if table else None
+    rows = sc.scaling_table(loaded, contexts, table, net)
+    crossings = sc.crossovers(loaded, table, net)
+    typer.echo(sc.render(loaded, rows, crossings, fmt.value).rstrip("\n"))
+    if plot:
+        sc.plot(loaded, rows, crossings, plot, table, net)
+        typer.echo(f"wrote {plot}", err=True)
+
+
+from pidse.cli.ppl import app as ppl_app  # noqa: E402  (sub-apps mount after the main app exists)
+
+app.add_typer(ppl_app, name="ppl", help="The measured-perplexity database: list, add, import, export.")
+
+from pidse.cli.train import register as register_train  # noqa: E402  (train, entropy; torch imported inside)
+
+register_train(app)
+
+
+def main():  # console-script entry point
+    app(prog_name="pidse")
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,192 @@
+"""CKKS cost tables (`family: ckks`): scheme parameters, seconds per HE primitive, per-op algorithm choices.
+
+A CKKS table replaces the MPC table's per-op formulas by three parts (see cost_tables/ckks-*.yaml):
+  params      ring dimension N, slots, modulus chain (q0, scale and special-prime bits), levels of a fresh
+              ciphertext and levels left after a bootstrap
+  primitives  seconds per call of each primitive in PRIMITIVES, flat or level-dependent ({level: seconds}
+              measured at a few levels, linear in between), each with source and grade;
+              `unknown: why` where the table cannot price one (an estimate that needs it is then an error)
+  ops         algorithm choices per op kind (softmax method, polynomial degrees, iteration counts), with sources
+How an op turns into primitive counts is pidse/he_ops.py; where bootstraps go is pidse/he_walk.py.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from pidse.errors import InputError
+
+PRIMITIVES = ("encode", "pmul", "cmul", "rot", "rescale", "add", "bootstrap")
+PRIMITIVE_NAMES = {"encode": "encode (plaintext)", "pmul": "plaintext x ciphertext multiply",
+                   "cmul": "ciphertext x ciphertext multiply + relinearise", "rot": "rotation",
+                   "rescale": "rescale", "add": "addition", "bootstrap": "bootstrapping"}
+PARAM_KEYS = ("ring_dim", "slots", "log_q", "q0_bits", "scale_bits", "special_bits", "levels_fresh",
+              "levels_after_bootstrap")
+SOFTMAX_METHODS = ("nexus", "cho", "power")
+# Per op kind: the settings a table may give (integers >= 1 unless CHOICES lists their words). softmax holds
+# `method` and one mapping of SOFTMAX_SETTINGS per method (nexus, cho), so one table prices every variant.
+SOFTMAX_SETTINGS = {"exp_degree", "goldschmidt_iterations", "inverse_domain", "rounds", "packing"}
+OP_SETTINGS = {
+    "softmax": {"method", "nexus", "cho"},
+    "power_softmax": SOFTMAX_SETTINGS - {"exp_degree", "rounds"},
+    "gelu": {"degree"}, "relu": {"degree"}, "silu": {"degree"},
+    "layernorm": {"method", "iterations", "degree"}, "rmsnorm": {"method", "iterations", "degree"},
+}
+CHOICES = {"method": ("newton", "poly"), "inverse_domain": ("sum", "mean"),
+           "packing": ("rows_in_slots", "keys_across")}
+TOP_KEYS = {"version", "family", "name", "description", "scheme", "network", "params", "primitives", "keys",
+            "ops", "packing", "derivation", "measurements", "notes"}
+
+
+@dataclass(frozen=True)
+class Primitive:
+    name: str
+    points: tuple  # ((level, seconds), ...) by level: piecewise linear between, flat beyond the ends
+    source: str
+    grade: str
+
+    @property
+    def top_s(self) -> float:
+        return self.points[-1][1]
+
+    def seconds(self, level: float) -> float:
+        import numpy as np
+
+        levels, secs = zip(*self.points)
+        return float(np.interp(level, levels, secs))
+
+
+@dataclass(frozen=True)
+class CkksTable:
+    name: str
+    description: str
+    scheme: str
+    network: object  # Network: default for the upload/download
+    params: dict  # PARAM_KEYS -> int
+    primitives: dict  # name -> Primitive
+    ops: dict  # kind -> settings
+    keys: dict = field(default_factory=dict)
+    path: str = ""
+    raw: dict = field(default_factory=dict, repr=False)
+    family: str = "ckks"
+    parties: int = 2  # client and server
+    unknown: dict = field(default_factory=dict)  # primitive -> why it is not priced
+
+    @property
+    def protocol(self) -> str:  # what renderers print for an MPC table's protocol
+        return self.scheme
+
+    @property
+    def slots(self) -> int:
+        return self.params["slots"]
+
+    def entry(self, kind: str, op: str = ""):
+        """Closed forms (pidse formula, scaling) need per-op formulas; CKKS costs come from a walk instead."""
+        raise InputError(self.path, "family", "an MPC cost table with per-op formulas: a CKKS table's costs "
+                         "come from a depth walk over the whole graph, not closed forms (use pidse estimate or "
+                         "pidse sweep)", "ckks")
+
+    def setting(self, kind: str, key: str, default=None):
+        """An op's setting; `softmax.<method>.<key>` for the softmax variants (kind "nexus" or "cho")."""
+        where = self.ops.get("softmax", {}).get(kind, {}) if kind in ("nexus", "cho") else self.ops.get(kind, {})
+        return where.get(key, default)
+
+    def ciphertext_bytes(self, level: int) -> float:
+        """2 polynomials x N coefficients x log2(Q_level) bits (he.md: size = 2 N log2 Q)."""
+        p = self.params
+        return 2 * p["ring_dim"] * (p["q0_bits"] + level * p["scale_bits"]) / 8
+
+    def seconds(self, primitive: str, level: float, op: str = "") -> float:
+        prim = self.primitives.get(primitive)
+        if prim is None:
+            why = self.unknown.get(primitive, "not listed")
+            used = f" (needed by {op})" if op else ""
+            raise InputError(self.path, f"primitives.{primitive}", f"a cost for {PRIMITIVE_NAMES[primitive]}"
+                             f"{used}; the table has none ({why}); pass --allow-missing to leave it uncosted")
+        return prim.seconds(level)
+
+
+def load_ckks(src: str, data: dict) -> CkksTable:
+    """Validate a `family: ckks` table already read from `src` (see load_table in pidse/costs.py)."""
+    from pidse.cost.mpc import GRADES, load_networks, resolve_network
+    from pidse.schema import reject_unknown, split_unknown, suggest
+
+    reject_unknown(data, TOP_KEYS, src, "CKKS-table key")
+    for key in ("name", "params", "primitives", "ops"):
+        if key not in data:
+            raise InputError(src, key, "this key in a CKKS table")
+    params = data["params"]
+    for key in PARAM_KEYS:
+        if type(params.get(key)) is not int or params[key] < 0:
+            raise InputError(src, f"params.{key}", "a non-negative integer", params.get(key))
+    if params["slots"] > params["ring_dim"] // 2 or not 1 <= params["levels_after_bootstrap"] <= params["levels_fresh"]:
+        raise InputError(src, "params", "slots <= ring_dim / 2 and 1 <= levels_after_bootstrap <= levels_fresh")
+
+    primitives = {}
+    known, unknown = split_unknown(data["primitives"], PRIMITIVES, src, "primitives", "a primitive")
+    for name, spec in known.items():
+        where = f"primitives.{name}"
+        if not isinstance(spec, dict) or spec.get("grade") not in GRADES or not spec.get("source"):
+            raise InputError(src, where, "{seconds, source, grade} with grade one of " + ", ".join(GRADES))
+        sec = spec.get("seconds")
+        expected = "seconds >= 0, or {level: seconds, ...} for a level-dependent cost"
+        if isinstance(sec, dict) and all(type(k) is int and k >= 0 for k in sec):
+            points = tuple(sorted((k, _number(v, src, f"{where}.seconds.{k}", expected)) for k, v in sec.items()))
+        else:
+            points = ((0, _number(sec, src, f"{where}.seconds", expected)),)
+        if not points:
+            raise InputError(src, f"{where}.seconds", expected, sec)
+        primitives[name] = Primitive(name, points, str(spec["source"]), spec["grade"])
+    missing = [p for p in PRIMITIVES if p not in primitives and p not in unknown]
+    if missing:
+        raise InputError(src, f"primitives.{missing[0]}", "a cost, or `unknown: why` (never a silent 0)")
+
+    ops = {}
+    for kind, spec in (data["ops"] or {}).items():
+        if kind not in OP_SETTINGS:
+            raise InputError(src, f"ops.{kind}", "an op kind with HE settings (" + ", ".join(OP_SETTINGS) + ")"
+                             + suggest(kind, OP_SETTINGS))
+        _settings(src, f"ops.{kind}", spec, OP_SETTINGS[kind], kind)
+        ops[kind] = dict(spec or {})
+
+    keys = dict(data.get("keys") or {})
+    for key in ("switching_key_bytes", "rotation_keys", "bootstrap_key_bytes"):
+        if keys.get(key) is not None:
+            keys[key] = _number(keys[key], src, f"keys.{key}", "a number >= 0")
+    network = data.get("network")
+    if network is not None:
+        if network not in load_networks():
+            raise InputError(src, "network", "a network preset (" + ", ".join(load_networks()) + ")", network)
+        network = resolve_network(network)
+    return CkksTable(data["name"], data.get("description", ""), data.get("scheme", "CKKS"), network,
+                     {k: params[k] for k in PARAM_KEYS}, primitives, ops, keys, src, data, unknown=unknown)
+
+
+def _settings(src: str, where: str, spec, allowed: set, kind: str) -> None:
+    from pidse.schema import suggest
+
+    if not isinstance(spec, dict):
+        raise InputError(src, where, "a mapping of settings", spec)
+    allowed = allowed | {"source"}
+    for key, value in spec.items():
+        at = f"{where}.{key}"
+        if key not in allowed:
+            raise InputError(src, at, "one of " + ", ".join(sorted(allowed)) + suggest(str(key), allowed))
+        if key in ("nexus", "cho"):
+            _settings(src, at, value, SOFTMAX_SETTINGS, key)
+        elif key in CHOICES:
+            choices = SOFTMAX_METHODS if (key, kind) == ("method", "softmax") else CHOICES[key]
+            if value not in choices:
+                raise InputError(src, at, "one of " + ", ".join(choices), value)
+        elif key != "source" and (type(value) is not int or value < 1):
+            raise InputError(src, at, "an integer >= 1", value)
+
+
+def _number(value, src: str, where: str, expected: str) -> float:
+    """A number >= 0; YAML 1.1 reads 2.1e6 (no exponent sign) as a string, so numeric strings count."""
+    try:
+        number = float(value) if not isinstance(value, bool) else -1.0
+    except (TypeError, ValueError):
+        number = -1.0
+    if number < 0:
+        raise InputError(src, where, expected, value)
+    return number

@@ -1,0 +1,205 @@
+"""Measured perplexities: an SQLite store of training runs, keyed by the canonical architecture key.
+
+A run is (architecture, context, dataset, training tokens, source) -> a perplexity, or status `diverged` with no
+number (a diverged run must never be plotted as one: its `ppl` is NULL / None / NaN). The architecture is
+`arch_key(spec)` (pidse.spec.archkey); labels are kept for reading, never for matching.
+
+Writes are `BEGIN IMMEDIATE` transactions in WAL mode with a busy timeout, so concurrent writers queue rather
+than fail; an import is one transaction (all rows or none); a writer killed mid-transaction leaves the database
+as it was. The database ($PIDSE_DB, else ~/.local/share/pidse/ppl.sqlite) is created on first use and seeded
+with the published perplexities shipped in pidse/data (ppl_published.csv; labels -> specs in ppl_labels.yaml).
+
+    db = open_db()
+    db.add("arch_specs/gpt2_sm_scfuffn.yaml", overrides=["ffn.prune_last=6"], context=128,
+           dataset="codeparrot", train_tokens=2.1e9, ppl=3.54, source="my run, 2025-01-02")
+    db.query(arch_key=arch_key(spec), context=128)   # list of dicts, ppl None when diverged
+"""
+from __future__ import annotations
+
+import hashlib
+import os
+import sqlite3
+import sys
+from contextlib import contextmanager
+from dataclasses import astuple, dataclass, field
+from pathlib import Path
+
+from pidse.spec.archkey import arch_key  # noqa: F401  (part of this module's API: query by arch_key(spec))
+from pidse.errors import InputError
+from pidse.ppl.rows import COLUMNS, DATA, LABELS_YAML, Run, SpecCache, make_run, read_csv, write_csv
+
+SEED_CSV = DATA / "ppl_published.csv"
+BUSY_TIMEOUT_S = 60.0  # how long a writer waits for another writer's transaction before giving up
+
+
+def default_db_path() -> Path:
+    return Path(os.environ.get("PIDSE_DB") or Path.home() / ".local/share/pidse/ppl.sqlite")
+
+
+SCHEMA = (
+    """CREATE TABLE IF NOT EXISTS runs (
+        id INTEGER PRIMARY KEY,
+        arch_key TEXT NOT NULL CHECK (length(arch_key) = 16),
+        arch TEXT NOT NULL,
+        spec TEXT NOT NULL,
+        label TEXT,
+        family TEXT,
+        layers INTEGER NOT NULL CHECK (typeof(layers) = 'integer' AND layers > 0),
+        heads INTEGER NOT NULL CHECK (typeof(heads) = 'integer' AND heads > 0),
+        d_model INTEGER NOT NULL CHECK (typeof(d_model) = 'integer' AND d_model > 0),
+        vocab_size INTEGER NOT NULL CHECK (typeof(vocab_size) = 'integer' AND vocab_size > 0),
+        context INTEGER NOT NULL CHECK (typeof(context) = 'integer' AND context > 0),
+        dataset TEXT NOT NULL CHECK (dataset <> ''),
+        train_tokens REAL CHECK (train_tokens IS NULL OR train_tokens > 0),
+        ppl REAL,
+        status TEXT NOT NULL,
+        source TEXT NOT NULL CHECK (source <> ''),
+        added TEXT NOT NULL,
+        CHECK ((status = 'ok' AND ppl >= 1) OR (status = 'diverged' AND ppl IS NULL)))""",
+    # NULL tokens compare unequal in a plain UNIQUE: index ifnull(...) so unknown-token duplicates are caught.
+    """CREATE UNIQUE INDEX IF NOT EXISTS runs_identity
+        ON runs (arch_key, context, dataset, ifnull(train_tokens, 0), source)""",
+    "CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL)",
+)
+IDENTITY = "arch_key = ? AND context = ? AND dataset = ? AND ifnull(train_tokens, 0) = ifnull(?, 0) AND source = ?"
+
+
+@dataclass
+class Stored:
+    """What a write did: ids of the new rows, and one line per row that was already stored."""
+    added: list[int] = field(default_factory=list)
+    duplicates: list[str] = field(default_factory=list)
+
+
+class PplDB:
+    def __init__(self, path: Path):
+        self.path = path
+        try:
+            path.parent.mkdir(parents=True, exist_ok=True)
+        except OSError as err:
+            raise InputError(path, None, f"a database path in a writable folder ({err.strerror})") from None
+        self.conn = sqlite3.connect(path, timeout=BUSY_TIMEOUT_S, isolation_level=None)
+        self.conn.row_factory = sqlite3.Row
+        try:
+            self.conn.execute("PRAGMA journal_mode=WAL")  # readers never block the writer, nor it them
+            with self.transaction():
+                for statement in SCHEMA:
+                    self.conn.execute(statement)
+        except sqlite3.DatabaseError as err:
+            self.conn.close()
+            raise InputError(path, None, f"a pidse perplexity database (SQLite: {err})") from None
+
+    def close(self):
+        self.conn.close()
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.close()
+
+    @contextmanager
+    def transaction(self):
+        """One write transaction; IMMEDIATE takes the write lock up front, so two writers never deadlock."""
+        self.conn.execute("BEGIN IMMEDIATE")
+        try:
+            yield self.conn
+        except BaseException:
+            self.conn.execute("ROLLBACK")
+            raise
+        self.conn.execute("COMMIT")
+
+    # -- writes
+    def add(self, spec, *, context: int, source: str, ppl: float | None = None, status: str = "ok",
+            dataset: str | None = None, train_tokens: float | None = None, overrides=(), label=None,
+            family=None, added=None) -> Stored:
+        """Add one run of the spec file `spec` (with `--set` overrides). dataset, train_tokens and label
+        default to the spec's training.dataset, training.tokens and label."""
+        where = "ppl add"
+        loaded, ref = SpecCache().load(str(spec), list(overrides), where)
+        run = make_run(loaded, ref, context=context, source=source, ppl=ppl, status=status,
+                       dataset=dataset or loaded.training.dataset,
+                       train_tokens=loaded.training.tokens if train_tokens is None else train_tokens,
+                       label=label or loaded.label, family=family, added=added, where=where)
+        return self.store([(run, where)])
+
+    def import_csv(self, path) -> Stored:
+        """Every row of a CSV file (export or published layout) in one transaction: all rows or none."""
+        return self.store(read_csv(path))
+
+    def store(self, runs: list[tuple[Run, str]], conflicts: str = "raise") -> Stored:
+        """Insert validated runs in one transaction. A run already stored with the same value is reported and
+        skipped; one stored with another perplexity or status raises (or is skipped, conflicts='skip')."""
+        with self.transaction():
+            return self._store(runs, conflicts)
+
+    def _store(self, runs: list[tuple[Run, str]], conflicts: str) -> Stored:
+        result = Stored()
+        for run, where in runs:
+            old = self.conn.execute(f"SELECT id, ppl, status FROM runs WHERE {IDENTITY}",
+                                    (run.arch_key, run.context, run.dataset, run.train_tokens,
+                                     run.source)).fetchone()
+            if old is None:
+                result.added.append(self._insert(run))
+            elif (old["ppl"], old["status"]) == (run.ppl, run.status) or conflicts == "skip":
+                result.duplicates.append(f"{where}: duplicate of row {old['id']} (same architecture, context, "
+                                         "dataset, training tokens and source); skipped")
+            else:
+                stored = old["ppl"] if old["status"] == "ok" else "diverged"
+                raise InputError(where, "ppl", f"the value stored for this run in row {old['id']} ({stored}), "
+                                 "or another source", run.ppl if run.status == "ok" else "diverged")
+        return result
+
+    def _insert(self, run: Run) -> int:
+        names = COLUMNS[1:]  # Run's fields, in order
+        cursor = self.conn.execute(f"INSERT INTO runs ({', '.join(names)}) VALUES ({', '.join('?' * len(names))})",
+                                   astuple(run))
+        return cursor.lastrowid
+
+    def seed(self) -> None:
+        """Add the shipped published perplexities once (again only when the shipped files change)."""
+        digest = hashlib.sha256(SEED_CSV.read_bytes() + LABELS_YAML.read_bytes()).hexdigest()
+        if self._meta("seed") == digest:
+            return
+        runs = read_csv(SEED_CSV)  # outside the write lock: loading specs is the slow part
+        with self.transaction():
+            if self._meta("seed") != digest:  # another process may have seeded meanwhile
+                self._store(runs, conflicts="skip")  # a user's conflicting row wins over the shipped one
+                self.conn.execute("INSERT OR REPLACE INTO meta VALUES ('seed', ?)", (digest,))
+
+    def _meta(self, key: str) -> str | None:
+        row = self.conn.execute("SELECT value FROM meta WHERE key = ?", (key,)).fetchone()
+        return row and row["value"]
+
+    # -- reads
+    def query(self, arch_key: str | None = None, context: int | None = None, dataset: str | None = None,
+              status: str | None = None) -> list[dict]:
+        """Runs matching every filter given, in insertion order; `ppl` is None for a diverged run."""
+        filters = {k: v for k, v in (("arch_key", arch_key), ("context", context), ("dataset", dataset),
+                                     ("status", status)) if v is not None}
+        where = " AND ".join(f"{k} = ?" for k in filters) or "1"
+        rows = self.conn.execute(f"SELECT {', '.join(COLUMNS)} FROM runs WHERE {where} ORDER BY id",
+                                 tuple(filters.values()))
+        return [dict(row) for row in rows]
+
+    def frame(self, **filters):
+        """`query` as a pandas DataFrame; ppl is NaN for diverged runs: filter on status == 'ok' to plot."""
+        import pandas as pd
+
+        return pd.DataFrame(self.query(**filters), columns=list(COLUMNS))
+
+    def export_csv(self, out=None, **filters) -> None:
+        """Runs in the export layout (re-importable) to a path or text file; stdout by default."""
+        write_csv(self.query(**filters), sys.stdout if out is None else out)
+
+
+def open_db(path=None, seed: bool = True) -> PplDB:
+    """Open (creating and, with seed, seeding) the database at `path`, $PIDSE_DB or the user default."""
+    db = PplDB(Path(path) if path is not None else default_db_path())
+    if seed:
+        try:
+            db.seed()
+        except BaseException:
+            db.close()
+            raise
+    return db

@@ -1,0 +1,252 @@
+"""Output edge: estimates (and calibration residuals) as a table, Markdown, JSON or CSV.
+
+Numbers become text only here: GB, minutes, "14.5G".
+"""
+from __future__ import annotations
+
+import csv
+import io
+import json
+
+from pidse.cost.mpc import COST_COLUMNS
+from pidse.model.estimate import Estimate
+from pidse.model.graph import SHAPE_KEYS
+
+FORMATS = ("table", "json", "csv", "markdown")
+SHAPE_COLUMNS = tuple(dict.fromkeys(k for keys in SHAPE_KEYS.values() for k in keys))
+OP_COLUMNS = ("op", "kind", "layer", "block", "stage", "step", "shape", "attrs", "params", "macs", "flops")
+
+
+# ---- units -------------------------------------------------------------------------------------------------
+
+def si(value: float, unit: str = "") -> str:
+    """124439808 -> '124.44M'."""
+    for factor, prefix in ((1e12, "T"), (1e9, "G"), (1e6, "M"), (1e3, "K")):
+        if abs(value) >= factor:
+            return f"{value / factor:.2f}{prefix}{unit}"
+    return f"{value:.3g}{unit}"
+
+
+def gigabytes(n_bytes: float) -> str:
+    if n_bytes >= 1e12:
+        return f"{n_bytes / 1e12:.2f} TB"
+    return f"{n_bytes / 1e9:.2f} GB" if n_bytes >= 1e7 else f"{n_bytes / 1e6:.2f} MB"
+
+
+def duration(seconds: float) -> str:
+    if seconds >= 5 * 3600:
+        return f"{seconds / 3600:.1f} h"
+    return f"{seconds / 60:.2f} min" if seconds >= 120 else f"{seconds:.2f} s"
+
+
+def shape_text(shape: dict) -> str:
+    return " ".join(f"{k}={v}" for k, v in shape.items())
+
+
+# ---- plain data (the JSON schema) ---------------------------------------------------------------------------
+
+def savings(est: Estimate, baseline: Estimate) -> dict:
+    """Baseline over estimate: 4.0 means the estimate costs a quarter of the baseline."""
+    out = {"baseline": baseline.spec.name}
+    for col in ("comm_bytes", "latency_s", "rounds", "flops"):
+        if col in est.totals and est.totals[col]:
+            out[f"{col}_x"] = baseline.totals[col] / est.totals[col]
+    return out
+
+
+def summary(est: Estimate, baseline: Estimate | None = None) -> dict:
+    spec = est.spec
+    data = {
+        "spec": spec.name,
+        "label": spec.label,
+        "source": spec.source,
+        "context": spec.context,
+        "generate": spec.inference.generate,
+        "flops_convention": est.convention,
+        "totals": est.totals,
+        "flops_by_block": est.flops_by_block,
+        "nonlinear_ops": est.nonlinear_ops,
+        "head_nonlinear_ops": est.head_nonlinear_ops,
+    }
+    if est.table is not None:
+        net = est.network
+        data["protocol"] = {"table": est.table.name, "path": est.table.path, "parties": est.table.parties,
+                            "description": est.table.protocol}
+        data["network"] = {"name": net.name, "bandwidth_bps": net.bandwidth_bps, "rtt_s": net.rtt_s}
+        data["uncosted"] = est.uncosted
+        data["by_kind"] = shares(est.breakdown("kind"), est.totals)
+        if baseline is not None:
+            data["savings"] = savings(est, baseline)
+    cost_keys = ("comm_bytes", "rounds", "compute_s", "latency_s", "source", "grade") if est.table else ()
+    if est.he is not None:  # CKKS: primitives, depth and bootstraps (pidse/he_render.py)
+        from pidse.cost.ckks.price import HE_COLUMNS
+        from pidse.report.ckks import he_summary
+
+        data["he"] = he_summary(est)
+        cost_keys += ("level_out",) + HE_COLUMNS
+    data["ops"] = [{k: row[k] for k in OP_COLUMNS + cost_keys} for row in est.ops]
+    return data
+
+
+def shares(rows: list[dict], totals: dict) -> list[dict]:
+    """Add `<col>_pct` shares of the totals for the cost columns (what dominates)."""
+    out = []
+    for r in rows:
+        r = dict(r)
+        for col in ("comm_bytes", "latency_s", "rounds"):
+            if col in r:
+                r[f"{col}_pct"] = None if r[col] is None else (100.0 * r[col] / totals[col] if totals.get(col)
+                                                               else 0.0)
+        out.append(r)
+    return out
+
+
+def to_json(est: Estimate, by: str = "op", baseline: Estimate | None = None) -> str:
+    data = summary(est, baseline)
+    if by != "op":
+        data["breakdown"] = {"by": by, "rows": shares(est.breakdown(by), est.totals)}
+    return json.dumps(data, indent=2)
+
+
+def to_csv(est: Estimate, by: str = "op") -> str:
+    rows = est.breakdown(by)
+    if by == "op":
+        extra = ("source", "grade") if est.table is not None else ()
+        head = ["op", "kind", "layer", "block", "stage", "step", *SHAPE_COLUMNS, *est.columns, *extra]
+        rows = [{**r, **r["shape"]} for r in rows]
+    else:
+        head = [by, "ops", *est.columns]
+    return csv_text(rows, head, ignore_extra=True)
+
+
+# ---- tables -------------------------------------------------------------------------------------------------
+
+def csv_text(rows, columns=None, ignore_extra: bool = False) -> str:
+    """Rows (dicts) as CSV text; columns default to every key seen, in first-seen order."""
+    rows = list(rows)
+    columns = list(columns) if columns is not None else list(dict.fromkeys(k for r in rows for k in r))
+    out = io.StringIO()
+    writer = csv.DictWriter(out, columns, extrasaction="ignore" if ignore_extra else "raise", lineterminator="\n")
+    writer.writeheader()
+    writer.writerows(rows)
+    return out.getvalue()
+
+
+def grid(header: list[str], rows: list[list[str]], markdown: bool) -> str:
+    """Aligned plain-text columns (text left, numbers right), or a Markdown table."""
+    numeric = [all(_is_number(r[i]) for r in rows) for i in range(len(header))]
+    if markdown:
+        lines = ["| " + " | ".join(header) + " |",
+                 "|" + "|".join("---:" if n else "---" for n in numeric) + "|"]
+        return "\n".join(lines + ["| " + " | ".join(r) + " |" for r in rows])
+    widths = [max(len(x) for x in col) for col in zip(header, *rows)]
+    fmt = lambda r: "  ".join(c.rjust(w) if n else c.ljust(w) for c, w, n in zip(r, widths, numeric)).rstrip()
+    return "\n".join([fmt(header), fmt(["-" * w for w in widths]), *map(fmt, rows)])
+
+
+def _is_number(text: str) -> bool:
+    return bool(text) and (text[0].isdigit() or text[0] in "-+" and text[1:2].isdigit() or text == "-")
+
+
+def facts_block(title: str, facts: list[tuple[str, str]], markdown: bool) -> str:
+    if markdown:
+        return "\n".join([f"### {title}", ""] + [f"- **{k}**: {v}" for k, v in facts])
+    width = max(len(k) for k, _ in facts)
+    return "\n".join([title] + [f"  {k.ljust(width)}  {v}" for k, v in facts])
+
+
+def to_table(est: Estimate, by: str = "block", markdown: bool = False, baseline: Estimate | None = None) -> str:
+    spec, totals = est.spec, est.totals
+    code = (lambda s: f"`{s}`") if markdown else (lambda s: s)
+    facts = [
+        ("spec", spec.source),
+        ("context", f"{spec.context} tokens, generate {spec.inference.generate}"),
+        ("params", f"{totals['params']:,} ({si(totals['params'])})"),
+        ("MACs", si(totals["macs"])),
+        (f"FLOPs ({est.convention})", si(totals["flops"])),
+        ("nonlinear ops", code(est.nonlinear_ops or "none")),
+        ("head nonlinear ops", code(est.head_nonlinear_ops or "none")),
+    ]
+    priced = est.table is not None
+    if priced:
+        net = est.network
+        facts += [
+            ("protocol", f"{est.table.name} ({est.table.parties} parties)"),
+            ("network", f"{net.name}: {net.bandwidth_bps / 1e6:,.0f} Mbps, RTT {net.rtt_s * 1e3:.1f} ms"),
+            ("communication", gigabytes(totals["comm_bytes"]) + (" (upload + download)" if est.he is not None
+                                                                  else " (total over parties)")),
+            ("rounds", f"{totals['rounds']:,.0f}"),
+            ("latency", duration(totals["latency_s"]) + f" (compute {duration(totals['compute_s'])})"),
+        ]
+        if est.uncosted:
+            facts.append(("UNCOSTED", ", ".join(est.uncosted) + ": not in the table, left out of the totals"))
+        if baseline is not None:
+            s = savings(est, baseline)
+            facts.append((f"vs {baseline.spec.name}", f"communication {s.get('comm_bytes_x', 0):.2f}x less, "
+                                                       f"latency {s.get('latency_s_x', 0):.2f}x less"))
+    he = ""
+    if est.he is not None:
+        from pidse.report.ckks import he_facts, he_text
+
+        facts += he_facts(est)
+        he = "\n\n" + he_text(est, markdown)
+    title = spec.name + (f" ({spec.label})" if spec.label else "")
+    return facts_block(title, facts, markdown) + "\n\n" + grid(*breakdown_grid(est, by), markdown) + he + "\n"
+
+
+def breakdown_grid(est: Estimate, by: str) -> tuple[list[str], list[list[str]]]:
+    rows, totals = shares(est.breakdown(by), est.totals), est.totals
+    label_cols = ["op", "kind", "layer", "block", "shape"] if by == "op" else [by]
+    header = label_cols + ([] if by == "op" else ["ops"]) + ["params", "MACs", "FLOPs", "FLOPs %"]
+    if est.table is not None:
+        header += ["comm", "comm %", "rounds", "latency", "latency %"]
+    body = []
+    for r in rows:
+        cells = [shape_text(r["shape"]) if c == "shape" else ("-" if r[c] is None else str(r[c]))
+                 for c in label_cols]
+        cells += ([] if by == "op" else [str(r["ops"])])
+        cells += [si(r["params"]), si(r["macs"]), si(r["flops"]),
+                  f"{100 * r['flops'] / (totals['flops'] or 1):.1f}"]
+        if est.table is not None:
+            if r.get("comm_bytes") is None:
+                cells += ["uncosted", "-", "-", "-", "-"]
+            else:
+                cells += [gigabytes(r["comm_bytes"]), f"{r['comm_bytes_pct']:.1f}", f"{r['rounds']:.0f}",
+                          duration(r["latency_s"]), f"{r['latency_s_pct']:.1f}"]
+        body.append(cells)
+    return header, body
+
+
+def render(est: Estimate, fmt: str, by: str, baseline: Estimate | None = None) -> str:
+    if fmt == "json":
+        return to_json(est, by, baseline)
+    if fmt == "csv":
+        return to_csv(est, by)
+    return to_table(est, by, markdown=fmt == "markdown", baseline=baseline)
+
+
+# ---- calibration residuals ----------------------------------------------------------------------------------
+
+def residual_report(result, fmt: str = "table") -> str:
+    """Measured vs fitted per row, the coefficients and the effective network of a calibration."""
+    if fmt == "json":
+        return json.dumps({"coefficients": result.coefficients, "bandwidth_bps": result.bandwidth_bps,
+                           "rtt_s": result.rtt_s, "residuals": result.residuals,
+                           "warnings": result.warnings}, indent=2)
+    if fmt == "csv":
+        return csv_text(result.residuals)
+    markdown = fmt == "markdown"
+    header = ["row", "comm", "fit", "error %", "latency", "fit", "error %"]
+    body = []
+    for r in result.residuals:
+        timed = "latency_s" in r
+        body.append([r["row"], gigabytes(r["comm_bytes"]), gigabytes(r["comm_bytes_fit"]),
+                     f"{r['comm_error_pct']:+.2f}",
+                     duration(r["latency_s"]) if timed else "-", duration(r["latency_s_fit"]) if timed else "-",
+                     f"{r['latency_error_pct']:+.2f}" if timed else "-"])
+    coefs = [[name, f"{value:.4g}"] for name, value in sorted(result.coefficients.items())]
+    text = grid(header, body, markdown) + "\n\n" + grid(["coefficient", "value"], coefs, markdown)
+    if result.bandwidth_bps is not None:
+        text += (f"\n\neffective network: {result.bandwidth_bps / 1e6:,.0f} Mbps, "
+                 f"RTT {result.rtt_s * 1e3:.1f} ms")
+    return text + "\n"

@@ -1,0 +1,199 @@
+"""Sweep a design space: price every point, join measured perplexities, mark Pareto fronts.
+
+Vectorised: transformer layers are identical, so a structure (all choices but layers and pruning) is priced
+once, on a 1-layer graph split into three parts: `fixed` (embedding, head), `layer` (everything in a layer but
+its FFN) and `ffn`. A point with L layers and its k deepest FFNs pruned then costs
+    fixed + L * layer + (L - k) * ffn
+for every metric and op kind at once: one numpy expression per structure, whatever the number of points.
+"""
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass
+
+import numpy as np
+
+from pidse.cost.mpc import load_table, resolve_network
+from pidse.model.graph import OP_KINDS
+from pidse.search.space import ContextSetting, Space, aero_label
+
+METRICS = ("params", "flops", "comm_bytes", "rounds", "compute_s")
+KIND_METRICS = ("comm_bytes", "rounds", "compute_s")
+COLUMNS = METRICS + tuple(f"{m}:{k}" for m in KIND_METRICS for k in OP_KINDS)
+INDEX = {c: i for i, c in enumerate(COLUMNS)}
+
+
+@dataclass
+class Parts:
+    fixed: np.ndarray
+    layer: np.ndarray
+    ffn: np.ndarray
+
+
+def layer_parts(spec, table) -> Parts:
+    """Price a 1-layer copy of `spec` and split its ops into fixed / layer / ffn vectors over COLUMNS."""
+    from pidse.model.estimate import estimate
+
+    one = spec.replace(model=dataclasses.replace(spec.model, layers=1),
+                       ffn=dataclasses.replace(spec.ffn, prune_last=0))
+    parts = {"fixed": np.zeros(len(COLUMNS)), "layer": np.zeros(len(COLUMNS)), "ffn": np.zeros(len(COLUMNS))}
+    # latency is recombined per network later from comm, rounds and compute: any network serves here
+    for row in estimate(one, table=table, network=resolve_network("lan")).ops:
+        part = "fixed" if row["layer"] is None else ("ffn" if ".ffn." in row["op"] else "layer")
+        vec = parts[part]
+        for m in METRICS:
+            vec[INDEX[m]] += row[m]
+        for m in KIND_METRICS:
+            vec[INDEX[f"{m}:{row['kind']}"]] += row[m]
+    return Parts(**parts)
+
+
+def evaluate(space: Space, contexts, protocols=None, networks=None, progress=None):
+    """Every point of `space` at every context, protocol and network: a list of (context, structures, frame)
+    with one tidy pandas DataFrame per (context, protocol, network), and the number of invalid combinations.
+
+    Rows are structure-major (every depth of structure 0, then of structure 1, ...), so that costs and labels
+    are broadcasts and tiles, never per-row gathers or Python loops.
+    """
+    import pandas as pd
+
+    protocols = protocols or space.protocols
+    networks = networks or space.networks
+    tables = {p: load_table(p) for p in protocols}
+    depth = [(L, k) for L in space.layers for k in space.prune_values(L)]
+    Lp, kp = (np.array(v, dtype=float) for v in zip(*depth))
+    by_kind = {m: [INDEX[f"{m}:{k}"] for k in OP_KINDS] for m in KIND_METRICS}
+    latency_columns = ["latency_s"] + [f"latency_s:{k}" for k in OP_KINDS]
+    frames, skipped = [], 0
+    jobs = [(T, p) for T in contexts for p in protocols]
+    for T, protocol in (progress(jobs) if progress else jobs):
+        structures, n_skipped = space.structures(T)
+        skipped += n_skipped
+        table = tables[protocol]
+        n_s, n_d = len(structures), len(depth)
+        if getattr(table, "family", "mpc") == "ckks":  # bootstraps are placed globally: exact per depth
+            from pidse.cost.ckks.depth import he_values
+
+            values = np.concatenate([he_values(st.spec, table, depth, COLUMNS) for st in structures]
+                                    or [np.zeros((0, len(COLUMNS)))])
+        else:
+            parts = [layer_parts(st.spec, table) for st in structures]
+            fixed, layer, ffn = (np.array([getattr(p, name) for p in parts]).reshape(n_s, 1, len(COLUMNS))
+                                 for name in ("fixed", "layer", "ffn"))
+            values = (fixed + Lp[None, :, None] * layer + (Lp - kp)[None, :, None] * ffn).reshape(-1, len(COLUMNS))
+        sid = np.repeat(np.arange(n_s), n_d)
+        columns = {"structure": sid, "layers": np.tile(Lp, n_s).astype(int),
+                   "prune_last": np.tile(kp, n_s).astype(int)}
+        for axis in space.axes:
+            names = [st.choices[axis] for st in structures]
+            columns[axis] = pd.Categorical.from_codes(sid, categories=list(dict.fromkeys(names))) \
+                if len(set(names)) == len(names) else np.array(names, dtype=object)[sid]
+        ids = pd.DataFrame(columns)
+        costs = pd.DataFrame(values, columns=list(COLUMNS), copy=False)
+        labels = _labels(structures, Lp, kp)
+        for name in networks:
+            net = resolve_network(name, table=table)
+            latency = np.column_stack([
+                values[:, INDEX["compute_s"]] + 8 * values[:, INDEX["comm_bytes"]] / net.bandwidth_bps
+                + values[:, INDEX["rounds"]] * net.rtt_s,
+                values[:, by_kind["compute_s"]] + 8 * values[:, by_kind["comm_bytes"]] / net.bandwidth_bps
+                + values[:, by_kind["rounds"]] * net.rtt_s]) if len(values) else np.zeros((0, len(latency_columns)))
+            tail = pd.DataFrame({"context": np.full(len(values), T), "protocol": protocol, "label": labels})
+            frame = pd.concat([ids, costs, tail, pd.DataFrame(latency, columns=latency_columns, copy=False)],
+                              axis=1)
+            frames.append((T, structures, frame.assign(network=net.name)))
+    return frames, skipped
+
+
+def _labels(structures, Lp, kp) -> np.ndarray:
+    """AERO label per row (structure-major, then depth): one aero_label call per structure and distinct
+    (prune depth, every FFN pruned) pair, since any depth above k labels a partly pruned model the same way."""
+    k = kp.astype(int)
+    keys, code = np.unique(2 * k + (kp >= Lp), return_inverse=True)
+    names = [aero_label(st.spec, layers=int(key) // 2 + (0 if key % 2 else 1), prune_last=int(key) // 2)
+             for st in structures for key in keys]
+    return np.array(names, dtype=object).reshape(len(structures), len(keys))[:, code.ravel()].ravel()
+
+
+def with_depth(spec, layers: int, prune_last: int):
+    return spec.replace(model=dataclasses.replace(spec.model, layers=int(layers)),
+                        ffn=dataclasses.replace(spec.ffn, prune_last=int(prune_last)))
+
+
+# ---- perplexities and fronts ----------------------------------------------------------------------------------
+
+def join_ppl(frame, structures, setting, runs: list[dict]):
+    """Add ppl, ppl_status (ok / diverged / unmeasured), ppl_source and arch_key to the rows of one context.
+
+    Several runs of one architecture: the one with the most training tokens wins (then the first stored),
+    so AERO's main tables beat its smaller ablation re-runs. Only rows whose dimensions some run has are
+    hashed, once per distinct (structure, layers, prune_last); the others get no key.
+    """
+    from pidse.spec.archkey import arch_key
+
+    runs = [r for r in runs if setting.dataset is None or r["dataset"] == setting.dataset]
+    if setting.train_tokens is not None:
+        runs = [r for r in runs if r["train_tokens"] in (None, setting.train_tokens)]
+    best = {}
+    for r in sorted(runs, key=lambda r: (-(r["train_tokens"] or 0), r["id"])):
+        best.setdefault(r["arch_key"], r)
+    dims = {(r["layers"], r["d_model"], r["heads"], r["vocab_size"]) for r in best.values()}
+    sid, L, k = (frame[c].to_numpy() for c in ("structure", "layers", "prune_last"))
+    n = len(frame)
+    known = np.zeros((len(structures), int(L.max(initial=0)) + 1), dtype=bool)  # structure x layers with runs
+    for s, st in enumerate(structures):
+        m = st.spec.model
+        for layers, d_model, heads, vocab in dims:
+            if (d_model, heads, vocab) == (m.d_model, m.heads, m.vocab_size) and layers < known.shape[1]:
+                known[s, layers] = True
+    rows = np.flatnonzero(known[sid, L]) if n else np.zeros(0, dtype=int)
+    keys = np.full(n, None, dtype=object)
+    ppl, status, source = np.full(n, np.nan), np.full(n, "unmeasured", dtype=object), np.full(n, "", dtype=object)
+    if rows.size:
+        distinct, inverse = np.unique(np.column_stack([sid[rows], L[rows], k[rows]]), axis=0, return_inverse=True)
+        inverse = inverse.ravel()
+        hashed = [arch_key(with_depth(structures[s].spec, layers, pruned)) for s, layers, pruned in distinct]
+        matched = [best.get(key) for key in hashed]
+        keys[rows] = np.array(hashed, dtype=object)[inverse]
+        ppl[rows] = np.array([r["ppl"] if r and r["status"] == "ok" else np.nan for r in matched])[inverse]
+        status[rows] = np.array([r["status"] if r else "unmeasured" for r in matched], dtype=object)[inverse]
+        source[rows] = np.array([r["source"] if r else "" for r in matched], dtype=object)[inverse]
+    frame["arch_key"], frame["ppl"], frame["ppl_status"], frame["ppl_source"] = keys, ppl, status, source
+    return frame
+
+
+def mark_fronts(frame, objectives=("comm_bytes", "latency_s")):
+    """Per objective: `pareto_<obj>` (perplexity vs that cost, both minimised, measured points only) and
+    `break_even_<obj>` for unmeasured points (the highest perplexity at which they would still join it)."""
+    from pidse.search.pareto import break_even, pareto_mask
+
+    measured = frame["ppl_status"].eq("ok").to_numpy()
+    for obj in objectives:
+        values = frame[["ppl", obj]].to_numpy(dtype=float)
+        mask = np.zeros(len(frame), dtype=bool)
+        mask[measured] = pareto_mask(values[measured], "min")
+        frame[f"pareto_{obj}"] = mask
+        be = np.full(len(frame), np.nan)
+        todo = frame["ppl_status"].eq("unmeasured").to_numpy()
+        if measured.any() and todo.any():
+            be[todo] = break_even(values[measured][:, [1, 0]], values[todo][:, [1]], ["min"])
+        frame[f"break_even_{obj}"] = be
+    return frame
+
+
+def sweep(space: Space, contexts=None, protocols=None, networks=None, db=None, progress=None):
+    """The whole sweep as one DataFrame: costs, measured perplexities, fronts, break-even perplexities."""
+    import pandas as pd
+
+    contexts = list(contexts or space.contexts or [128])
+    frames, skipped = evaluate(space, contexts, protocols, networks, progress)
+    runs = db.query() if db is not None else []
+    out = []
+    for T, structures, frame in frames:
+        setting = space.contexts.get(T, ContextSetting(T))
+        frame = join_ppl(frame, structures, setting, [r for r in runs if r["context"] == T])
+        frame["dataset"] = setting.dataset
+        out.append(mark_fronts(frame))
+    result = pd.concat(out, ignore_index=True)
+    result.attrs["skipped_invalid"] = skipped
+    return result

@@ -1,0 +1,332 @@
+"""Architecture specs: YAML (or a HuggingFace config.json) -> validated, frozen `Spec`.
+
+A spec file may `extends:` another (path relative to itself); mappings merge key by key, the child winning.
+`--set a.b=value` overrides are applied after inheritance and validated like the file; an error caused by an
+override names `--set` as its source.
+"""
+from __future__ import annotations
+
+import dataclasses
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Literal
+
+from pidse.errors import InputError
+from pidse.schema import describe, field_hint, from_mapping, suggest
+
+SPEC_VERSION = 1
+PROJECTIONS = ("q", "k", "v", "o")
+
+
+@dataclass(frozen=True)
+class Model:
+    layers: int
+    heads: int
+    d_model: int
+    d_ff: int
+    vocab_size: int
+    max_context: int
+    kv_heads: int | None = None  # grouped-query attention; None = heads (multi-head), 1 = multi-query
+    head_dim: int | None = None  # None = d_model / heads
+    bias: bool = True  # biases on linear layers and LayerNorms
+    parallel_residual: bool = False  # GPT-NeoX/Pythia: x + attn(norm(x)) + ffn(norm(x))
+
+
+@dataclass(frozen=True)
+class Norm:
+    kind: Literal["layernorm", "rmsnorm", "none"] = "layernorm"
+    attention: bool = True  # before attention in every layer
+    ffn: bool = True  # before the FFN in every layer
+    final: bool = True  # before the LM head
+    embedding: bool = False  # once, right after the embeddings
+
+
+@dataclass(frozen=True)
+class Attention:
+    kind: Literal["softmax", "power_softmax"] = "softmax"
+    power: int | None = None  # Power-Softmax exponent p (positive, even); only with kind power_softmax
+    temperature: Literal["fixed", "learnable"] = "fixed"  # learnable: AERO's SM(t), per head and position
+    projections: tuple[str, ...] = PROJECTIONS  # He & Hofmann (SAS): [q, k]
+    causal: bool = True  # a decoder's mask: query i sees keys <= i (false: bidirectional, BERT)
+
+
+@dataclass(frozen=True)
+class FFN:
+    activation: Literal["gelu", "relu", "silu", "identity"] = "gelu"
+    gated: bool = False  # GLU form act(x W_gate) * (x W_up); silu + gated = SwiGLU
+    scaled: bool = False  # AERO's ScFFN: beta * x + FFN(x) / alpha, learnable alpha, beta per layer
+    fused: bool = False  # identity FFN folded into one d x d linear layer
+    prune_last: int = 0  # remove the FFNs of the k deepest layers
+
+
+@dataclass(frozen=True)
+class Embeddings:
+    positions: Literal["learned", "rotary", "none"] = "learned"
+    rotary_fraction: float = 1.0  # share of each head's dims that are rotated (Pythia: 0.25)
+    tied_head: bool = True  # LM head shares the token-embedding matrix
+
+
+@dataclass(frozen=True)
+class Inference:
+    context: int | None = None  # prompt tokens T; None = model.max_context
+    generate: int = 1  # emitted tokens; 1 = prefill T tokens and emit one (AERO's measurement)
+    batch: int = 1
+
+
+@dataclass(frozen=True)
+class Training:
+    """Metadata that changes no inference cost but identifies a trained model."""
+    entropy_reg: bool = False  # AERO's entropy regularisation (Algorithm 1)
+    entropy_lambda: float | None = None  # loss weight
+    entropy_gamma: float | None = None  # tolerance fraction of log(T)
+    weight_norm: Literal["none", "weight", "spectral"] = "none"  # AERO's normalisation ablations
+    weight_norm_on: tuple[str, ...] = ()  # which linear layers are normalised: items of q, k, v, o, ffn
+    dataset: str | None = None
+    tokens: float | None = None  # training tokens
+
+
+@dataclass(frozen=True)
+class Spec:
+    version: int
+    model: Model
+    name: str = ""
+    label: str | None = None  # e.g. AERO's "SM+LN+G"
+    description: str = ""
+    norm: Norm = field(default_factory=Norm)
+    attention: Attention = field(default_factory=Attention)
+    ffn: FFN = field(default_factory=FFN)
+    embeddings: Embeddings = field(default_factory=Embeddings)
+    inference: Inference = field(default_factory=Inference)
+    training: Training = field(default_factory=Training)
+    source: str = field(default="", compare=False, metadata={"internal": True})  # the file it came from
+
+    # Derived sizes, used by the graph builder.
+    @property
+    def kv_heads(self) -> int:
+        return self.model.kv_heads or self.model.heads
+
+    @property
+    def head_dim(self) -> int:
+        return self.model.head_dim or self.model.d_model // self.model.heads
+
+    @property
+    def context(self) -> int:
+        return self.inference.context or self.model.max_context
+
+    def replace(self, **sections) -> Spec:
+        return dataclasses.replace(self, **sections)
+
+
+def validate(spec: Spec) -> Spec:
+    """Cross-field checks the types alone cannot express."""
+    src, m = spec.source, spec.model
+    if spec.version != SPEC_VERSION:
+        raise InputError(src, "version", f"{SPEC_VERSION} (the spec format this pidse reads)", spec.version)
+    for key in ("layers", "heads", "d_model", "d_ff", "vocab_size", "max_context"):
+        if getattr(m, key) <= 0:
+            raise InputError(src, f"model.{key}", "a positive integer", getattr(m, key))
+    for key in ("kv_heads", "head_dim"):
+        if getattr(m, key) is not None and getattr(m, key) <= 0:
+            raise InputError(src, f"model.{key}", "a positive integer", getattr(m, key))
+    if m.head_dim is None and m.d_model % m.heads:
+        raise InputError(src, "model.heads", f"a divisor of model.d_model ({m.d_model}), or set model.head_dim",
+                         m.heads)
+    if m.heads % spec.kv_heads:
+        raise InputError(src, "model.kv_heads", f"a divisor of model.heads ({m.heads})", m.kv_heads)
+
+    a = spec.attention
+    proj = a.projections
+    if len(set(proj)) != len(proj) or not set(proj) <= set(PROJECTIONS) or not {"q", "k"} <= set(proj):
+        raise InputError(src, "attention.projections", "distinct items of q, k, v, o including q and k",
+                         list(proj))
+    if {"v", "o"} - set(proj) and spec.model.heads * spec.head_dim != m.d_model:
+        raise InputError(src, "attention.projections", "v and o when heads x head_dim != d_model", list(proj))
+    if "v" not in proj and spec.kv_heads != m.heads:
+        raise InputError(src, "attention.projections", "a v projection with grouped-query attention", list(proj))
+    if a.kind == "power_softmax":
+        if a.power is None or a.power <= 0 or a.power % 2:
+            raise InputError(src, "attention.power", "a positive even integer for power_softmax", a.power)
+    elif a.power is not None:
+        raise InputError(src, "attention.power", "no value unless attention.kind is power_softmax", a.power)
+
+    f = spec.ffn
+    if not 0 <= f.prune_last <= m.layers:
+        raise InputError(src, "ffn.prune_last", f"an integer from 0 to model.layers ({m.layers})", f.prune_last)
+    if f.fused and (f.activation != "identity" or f.gated):
+        raise InputError(src, "ffn.fused", "false unless ffn.activation is identity and ffn.gated is false",
+                         f.fused)
+
+    e = spec.embeddings
+    if not 0 < e.rotary_fraction <= 1:
+        raise InputError(src, "embeddings.rotary_fraction", "a number in (0, 1]", e.rotary_fraction)
+
+    t = spec.training
+    if (t.weight_norm == "none") != (not t.weight_norm_on) or not set(t.weight_norm_on) <= {*PROJECTIONS, "ffn"}:
+        raise InputError(src, "training.weight_norm_on", "items of q, k, v, o, ffn, given exactly when "
+                         "training.weight_norm is not none", list(t.weight_norm_on))
+
+    inf = spec.inference
+    if inf.context is not None and inf.context <= 0:
+        raise InputError(src, "inference.context", "a positive integer", inf.context)
+    if inf.generate <= 0:
+        raise InputError(src, "inference.generate", "a positive integer", inf.generate)
+    if inf.batch != 1:
+        raise InputError(src, "inference.batch", "1 (pidse models batch-1 private inference)", inf.batch)
+    room = m.max_context - spec.context  # positions left for generated tokens after the prompt
+    if room < 0:
+        raise InputError(src, "inference.context", f"at most model.max_context ({m.max_context})", spec.context)
+    if inf.generate - 1 > room:  # name generate when it, not the prompt, is what overflows the context
+        raise InputError(src, "inference.generate", f"at most model.max_context - context + 1 ({room + 1})",
+                         inf.generate)
+    return spec
+
+
+# ---- loading ---------------------------------------------------------------------------------------------
+
+def _yaml_loader():
+    """libyaml's safe loader where PyYAML has it: parsing is most of a `pidse estimate` run in pure Python."""
+    import yaml
+
+    return getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+
+
+def read_mapping(path: Path) -> dict:
+    """Parse a YAML/JSON file into a mapping, turning every failure into one InputError line."""
+    import json
+
+    import yaml
+
+    if not path.is_file():
+        raise InputError(path, None, "an existing spec file (YAML, or a HuggingFace config.json)")
+    try:
+        text = path.read_text()
+        # JSON goes to the JSON parser: PyYAML rejects tab indentation and reads 1e-05 as a string.
+        data = json.loads(text) if path.suffix == ".json" else yaml.load(text, Loader=_yaml_loader())
+    except json.JSONDecodeError as err:
+        raise InputError(path, f"line {err.lineno}", f"well-formed JSON ({err.msg})") from None
+    except yaml.YAMLError as err:
+        mark = getattr(err, "problem_mark", None)
+        where = f"line {mark.line + 1}" if mark else None
+        problem = getattr(err, "problem", None) or "unparseable"
+        raise InputError(path, where, f"well-formed YAML ({problem})") from None
+    except UnicodeDecodeError:
+        raise InputError(path, None, "a UTF-8 text file") from None
+    except OSError as err:
+        raise InputError(path, None, f"a readable file ({err.strerror})") from None
+    if not isinstance(data, dict):
+        raise InputError(path, None, "a mapping of keys to values at the top level", type(data).__name__)
+    return data
+
+
+def merge(base: dict, child: dict) -> dict:
+    out = dict(base)
+    for key, value in child.items():
+        out[key] = merge(out[key], value) if isinstance(value, dict) and isinstance(out.get(key), dict) else value
+    return out
+
+
+def resolve_extends(path: Path, seen: tuple[Path, ...] = ()) -> dict:
+    data = read_mapping(path)
+    parent = data.pop("extends", None)
+    if parent is None:
+        return data
+    if not isinstance(parent, str):
+        raise InputError(path, "extends", "a path to another spec file", parent)
+    parent_path = (path.parent / parent).resolve()
+    if not parent_path.is_file():  # name the file that points at it, not just the missing one
+        raise InputError(path, "extends", "a path to an existing spec file, relative to this one", parent)
+    if parent_path in seen or parent_path == path.resolve():
+        raise InputError(path, "extends", "no cycle of extends", parent)
+    base = resolve_extends(parent_path, seen + (path.resolve(),))
+    for key in ("name", "label", "description"):  # identity is not inherited
+        base.pop(key, None)
+    return merge(base, data)
+
+
+_SCIENTIFIC = re.compile(r"[-+]?(\d+\.?\d*|\.\d+)[eE][-+]?\d+")
+
+
+def parse_override(text: str) -> tuple[list[str], Any]:
+    import yaml
+
+    key, sep, raw = text.partition("=")
+    if not sep or not key.strip():
+        raise InputError("--set", text, "dotted.key=value")
+    try:
+        value = yaml.load(raw, Loader=_yaml_loader()) if raw.strip() else None
+    except yaml.YAMLError:
+        value = raw
+    if isinstance(value, str) and _SCIENTIFIC.fullmatch(value):  # YAML 1.1 reads "1e-5" as a string
+        value = float(value)
+    return key.strip().split("."), value
+
+
+def apply_overrides(data: dict, overrides) -> tuple[dict, set[str]]:
+    """Overrides are "a.b=value" strings (values parsed as YAML) or (dotted key, value) pairs."""
+    data, keys = dict(data), set()
+    for item in overrides:
+        path, value = parse_override(item) if isinstance(item, str) else (item[0].split("."), item[1])
+        hint, known, depth = field_hint(Spec, path)
+        if hint is None:
+            bad = ".".join(path[: depth + 1])
+            hint_text = suggest(path[depth], known) if depth < len(path) and known else ""
+            raise InputError("--set", bad, "a spec key" + hint_text)
+        if dataclasses.is_dataclass(hint):
+            raise InputError("--set", ".".join(path), f"a key inside it, not the whole mapping ({describe(hint)})")
+        node = data
+        for part in path[:-1]:
+            if not isinstance(node.get(part, {}), (dict, type(None))):
+                break  # the file has a non-mapping here: leave it, so that validation names the file's error
+            node[part] = dict(node.get(part) or {})
+            node = node[part]
+        else:
+            node[path[-1]] = value
+        keys.add(".".join(path))
+    return data, keys
+
+
+def spec_path(name: str | Path) -> Path:
+    """A spec path as given; a bare name that is no file (gpt2_sm_scfuffn) is the shipped spec of that name."""
+    from pidse.resources import SPECS_DIR
+
+    path = Path(name)
+    shipped = SPECS_DIR / f"{path.name}.yaml"
+    bare = path.parent == Path(".") and path.suffix not in (".yaml", ".yml", ".json")  # tinyllama_1.1b is bare
+    if bare and not path.exists() and shipped.is_file():
+        return shipped
+    return path
+
+
+def list_specs() -> list[str]:
+    from pidse.resources import SPECS_DIR
+
+    return sorted(p.stem for p in SPECS_DIR.glob("*.yaml"))
+
+
+def load_spec(path: str | Path, overrides=(), context: int | None = None) -> Spec:
+    """Load and validate a spec (or HuggingFace config.json), with `--set` overrides and an optional context."""
+    path = spec_path(path)
+    if not path.is_file():
+        raise InputError(path, None, "an existing spec file (YAML, or a HuggingFace config.json), or a shipped "
+                                     "spec's name: " + ", ".join(list_specs()))
+    if path.suffix == ".json":
+        from pidse.spec.hf import spec_mapping_from_hf_config
+
+        data = spec_mapping_from_hf_config(read_mapping(path), str(path))
+    else:
+        data = resolve_extends(path)
+    data, override_keys = apply_overrides(data, overrides)
+    options = dict.fromkeys(override_keys, "--set")  # key -> the option that set it, named in its errors
+    if context is not None:
+        data, _ = apply_overrides(data, [f"inference.context={context}"])
+        options["inference.context"] = "--context"
+    data.setdefault("name", path.stem)
+    try:
+        spec = from_mapping(Spec, data, str(path))
+        return validate(dataclasses.replace(spec, source=str(path)))
+    except InputError as err:
+        for key, option in options.items():  # the key itself, or an item of it (attention.projections[1])
+            if err.key == key or str(err.key).startswith((key + ".", key + "[")):
+                err.source = option
+        raise
