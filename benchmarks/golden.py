@@ -9,7 +9,8 @@ refactor can be shown to change nothing (run it before and after, then compare t
 What is written: `pidse estimate SPEC --format json` for every shipped spec, unpriced and under every shipped
 table (an error's exit code and message where a table cannot price a spec), the same as a table `--by kind`;
 `pidse formula` (comm and latency, whole model and by op kind) for every spec under every MPC table; `pidse
-scaling` for every spec under every MPC table. Commands run in-process through Typer's CliRunner.
+scaling` for every spec under every MPC table. Commands run in-process through Typer's CliRunner, with
+PYTHONHASHSEED fixed and the checkout's path written as <repo>, so that two checkouts' outputs compare.
 """
 from __future__ import annotations
 
@@ -65,10 +66,12 @@ def cases():
 
 
 def write(out: Path) -> None:
+    if os.environ.get("PYTHONHASHSEED") != "0":  # set order must not vary between the two runs compared
+        sys.exit(subprocess.run([sys.executable, *sys.argv], env={**os.environ, "PYTHONHASHSEED": "0"}).returncode)
     out.mkdir(parents=True, exist_ok=True)
     n = 0
     for name, args in cases():
-        (out / name).write_text(_invoke(args))
+        (out / name).write_text(_invoke(args).replace(str(ROOT), "<repo>"))
         n += 1
     print(f"wrote {n} outputs to {out}")
 

@@ -130,3 +130,22 @@ def field_hint(cls, path: list[str]):
             return None, list(hints), i
         hint = hints[part]
     return hint, [], len(path)
+
+
+def int_list(text: str, option: str) -> list[int]:
+    """'128,256,512' -> [128, 256, 512]: positive integers, duplicates dropped in order; `option` names the
+    command-line option in the error."""
+    items = [t.strip() for t in text.split(",")]
+    if not all(t.isdigit() and int(t) > 0 for t in items):
+        raise InputError(option, None, "positive integers separated by commas, e.g. 128,256,512", text)
+    return list(dict.fromkeys(int(t) for t in items))
+
+
+def name_list(text: str | None, option: str) -> list[str]:
+    """'a, b' -> ['a', 'b'] (None -> []): non-empty names, duplicates dropped in order."""
+    if text is None:
+        return []
+    items = [t.strip() for t in text.split(",")]
+    if not all(items):
+        raise InputError(option, None, "names separated by commas", text)
+    return list(dict.fromkeys(items))

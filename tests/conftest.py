@@ -1,7 +1,9 @@
-"""Shared helpers: repository paths, a tiny-spec factory and CLI runners."""
+"""Shared helpers: repository paths, a tiny-spec factory and CLI runners; and the run's settings, the same
+from any working directory."""
 from __future__ import annotations
 
 import copy
+import os
 from pathlib import Path
 
 import pytest
@@ -16,6 +18,25 @@ ROOT = Path(__file__).resolve().parents[1]
 SPECS = ROOT / "arch_specs"
 DATA = Path(__file__).resolve().parent / "data"
 SHIPPED = sorted(SPECS.glob("*.yaml"))
+
+# Hypothesis keeps its example database (failures it replays) and its constants cache in ./.hypothesis of the
+# working directory: keep them beside the tests instead, so a run replays the same examples from any folder
+# (HYPOTHESIS_STORAGE_DIRECTORY still chooses another place).
+os.environ.setdefault("HYPOTHESIS_STORAGE_DIRECTORY", str(ROOT / ".hypothesis"))
+
+
+def pytest_configure(config):
+    """pyproject.toml's [tool.pytest.ini_options] (-m 'not slow', the slow marker) applies only where pytest
+    finds that file as its ini (`pytest` in the checkout, or given a path in it). With another ini or none
+    (`-c other.ini`, `-c /dev/null`) the default run still leaves the slow tests out;
+    an explicit -m is kept (-m slow, or -m 'slow or not slow' for everything)."""
+    if config.inipath is not None and Path(config.inipath).resolve() == ROOT / "pyproject.toml":
+        return  # its addopts and markers are in force
+    config.addinivalue_line("markers", "slow: long-running engine tests, excluded from the default run "
+                                       "(run with -m slow)")
+    if not config.option.markexpr:
+        config.option.markexpr = "not slow"
+
 
 # The tiny model every hand derivation starts from: L=2, H=2, d=8 (head dim 4), d_ff=16, V=10, T=4, and
 # max_context 8 (so learned positions hold 8 x 8 = 64 params, and generate=3 fits: 4 + 3 - 1 <= 8).

@@ -3,23 +3,22 @@
 These tables are built from per-op literature facts, NOT fitted to the anchors, so the bands below are wide
 where the per-op facts are primitives the whole-model number depends on only through our own operation counts,
 and tight where the per-op facts were themselves derived from the anchored run. A band is a ratio
-predicted / published. The committed report (reports/anchors.md) is the output of benchmarks/anchors.py.
+predicted / published. The committed report (reports/anchors.md) is the output of benchmarks/anchors.py
+(pidse/report/anchors.py).
 """
 from __future__ import annotations
 
-import importlib.util
 from pathlib import Path
 
 import pytest
 
-from pidse.cost.mpc import load_table, resolve_network
+from pidse.cost.registry import load_table
+from pidse.cost.setting import resolve_network
 from pidse.model.estimate import estimate
+from pidse.report import anchors as report
 from pidse.spec.load import load_spec
 
 ROOT = Path(__file__).resolve().parents[1]
-_spec = importlib.util.spec_from_file_location("pidse_anchor_report", ROOT / "benchmarks" / "anchors.py")
-report = importlib.util.module_from_spec(_spec)
-_spec.loader.exec_module(report)
 
 # anchor name -> {metric: (lowest, highest) ratio predicted / published}
 BANDS = {

@@ -13,7 +13,8 @@ import yaml
 from conftest import ROOT, invoke, write_yaml
 from costs_helpers import TINY1
 from pidse.calibrate.fit import Row, fit, read_rows, write_table
-from pidse.cost.mpc import Network, load_table
+from pidse.cost.registry import load_table
+from pidse.cost.setting import Network
 from pidse.errors import InputError
 from pidse.model.estimate import estimate
 from pidse.spec.load import load_spec, merge

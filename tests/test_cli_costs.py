@@ -9,7 +9,7 @@ import pytest
 
 from conftest import SPECS, assert_one_line_error, invoke
 from costs_helpers import HAND_TOTALS, hand_table, tiny_spec
-from pidse.cost.mpc import load_table
+from pidse.cost.registry import load_table
 from pidse.model.estimate import estimate
 from pidse.spec.load import load_spec
 

@@ -10,7 +10,9 @@ from hypothesis import strategies as st
 
 from conftest import SPECS, assert_one_line_error, invoke, write_yaml
 from costs_helpers import HAND, HAND_TINY, HAND_TOTALS, entry, hand_table, tiny_spec
-from pidse.cost.mpc import COST_COLUMNS, Network, list_tables, load_networks, load_table, resolve_network
+from pidse.cost.family import COST_COLUMNS
+from pidse.cost.registry import list_tables, load_table
+from pidse.cost.setting import Network, load_networks, resolve_network
 from pidse.errors import InputError
 from pidse.model.estimate import estimate
 from pidse.spec.load import load_spec
@@ -66,7 +68,7 @@ def test_softmax_kept_by_hand(tmp_path, causal, generate, kept):
 @given(rows=st.integers(1, 64), extra=st.integers(0, 64))
 @settings(max_examples=50, deadline=None)
 def test_causal_kept_counts_the_lower_triangle(rows, extra):
-    from pidse.cost.mpc import causal_kept
+    from pidse.ops import causal_kept
 
     cols = rows + extra  # the rows are the last `rows` of `cols` positions
     mask = [[key <= cols - rows + q for key in range(cols)] for q in range(rows)]

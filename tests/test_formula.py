@@ -15,7 +15,7 @@ from hypothesis import strategies as st
 
 from pidse.cost.mpc import METRICS
 from pidse.cost.formula import Formula, FormulaError, evaluate
-from pidse.model.graph import SHAPE_KEYS
+from pidse.ops import SHAPE_KEYS
 
 TABLES = Path(__file__).resolve().parents[1] / "cost_tables"
 
@@ -109,7 +109,9 @@ def shipped_formulas() -> list:
 
 
 FORMULAS = shipped_formulas()
-SHAPE_SYMBOLS = {s for keys in SHAPE_KEYS.values() for s in keys} | {"elements"}
+# The op's integer values: its shape, `elements`, a softmax's `kept` scores and a Power-Softmax's exponent `power`
+# (a positive integer in a spec; a float in (0, 1) would only probe sympy's float rounding of ceil(log2(power))).
+SHAPE_SYMBOLS = {s for keys in SHAPE_KEYS.values() for s in keys} | {"elements", "kept", "power"}
 
 
 def test_shipped_formulas_were_found():
@@ -130,7 +132,7 @@ def parsed(text):
 @given(data=st.data())
 def test_numeric_equals_sympy(text, data):
     formula, expr = parsed(text)
-    # shape symbols are sizes (positive integers); coefficients and table constants positive reals
+    # op values are sizes and counts (positive integers); coefficients and table constants positive reals
     values = {s: data.draw(st.integers(1, 10**6) if s in SHAPE_SYMBOLS else st.floats(1e-3, 1e6), label=s)
               for s in sorted(formula.symbols)}
     numeric = evaluate(formula, values)

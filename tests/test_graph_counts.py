@@ -12,7 +12,7 @@ import pytest
 
 from conftest import SHIPPED, rows
 from pidse.model.estimate import GROUPINGS, estimate
-from pidse.model.graph import OP_KINDS
+from pidse.ops import OP_KINDS
 from pidse.spec.load import load_spec
 
 

@@ -11,7 +11,8 @@ import pytest
 import yaml
 
 from conftest import SPECS, assert_one_line_error, invoke, write_yaml
-from pidse.cost.mpc import load_table, resolve_network
+from pidse.cost.registry import load_table
+from pidse.cost.setting import resolve_network
 from pidse.model.estimate import estimate
 from pidse.cost.ckks.price import op_alone
 from pidse.cost.ckks.ops import Step, expand, poly_cmul, poly_depth, split_deep
@@ -83,8 +84,8 @@ def test_tiny_layer_levels_and_bootstraps_by_hand(tiny_file, tiny_ckks):
     assert {op: r["bootstraps"] for op, r in ops.items() if r["bootstraps"]} == \
         {"L0.attn.context": 2, "L0.ffn.act": 4, "L0.ffn.down": 4}
     assert ops["L0.attn.softmax"]["levels"] == 4 and ops["L0.ffn.act"]["levels"] == 4
-    assert [layer["depth"] for layer in est.he.layers] == [14]
-    assert est.he.layers[0]["positions"] == ["L0.attn.softmax.normalise (2 ct)", "L0.ffn.up.matmul (4 ct)",
+    assert [layer["depth"] for layer in est.details.layers] == [14]
+    assert est.details.layers[0]["positions"] == ["L0.attn.softmax.normalise (2 ct)", "L0.ffn.up.matmul (4 ct)",
                                              "L0.ffn.act.poly (4 ct)"]
     # Upload: 2 fresh ciphertexts of 2 x 32 x (60 + 6 x 40) / 8 = 2,400 B; download: 1 at level 0, 480 B.
     assert ops["embed.tokens"]["comm_bytes"] == 4800 and ops["head.argmax"]["comm_bytes"] == 480
@@ -146,7 +147,7 @@ def test_deep_steps_are_split_at_the_budget():
 def test_walk_never_exceeds_the_budget(name):
     table = load_table(GPU)
     est = estimate(load_spec(SPECS / f"{name}.yaml", ["model.layers=3"], 64), table=table)
-    walk = est.he.walk
+    walk = est.details.walk
     assert all(0 <= t.level <= table.params["levels_fresh"] for t in walk.tensors)
     for _, step, tid in walk.steps:
         assert walk.level_in(tid) >= step.depth  # every step had the levels it consumes
@@ -182,7 +183,7 @@ def app_g():
 def test_app_g_bootstrapping_share_by_primitive(app_g):
     """App. G: bootstrapping 33 s of 93 s by primitive, '34%'. The table's bootstrap price is derived from this
     very total, so this checks the derivation, not an independent prediction; the +-10 pp target holds."""
-    share = 100 * app_g.he.by_primitive(app_g.ops)["bootstrap"]["seconds"] / app_g.totals["compute_s"]
+    share = 100 * app_g.details.by_primitive(app_g.ops)["bootstrap"]["seconds"] / app_g.totals["compute_s"]
     assert share == pytest.approx(34, abs=10)
     assert app_g.totals["compute_s"] == pytest.approx(93, rel=0.02)
 
@@ -199,7 +200,7 @@ def test_app_g_linear_layers_share(app_g):
 
 def test_gpu_table_is_the_derivation_of_app_g():
     from pidse.calibrate.ckks import derive
-    from pidse.cost.mpc import TABLES_DIR
+    from pidse.resources import TABLES_DIR
 
     derived = derive(TABLES_DIR / "templates" / f"{GPU}.yaml", TABLES_DIR / "data" / f"{GPU}.csv")
     shipped = yaml.safe_load((TABLES_DIR / f"{GPU}.yaml").read_text())
@@ -285,13 +286,14 @@ def test_table5_ratios_to_power_softmax(table5, shape, method):
 
 @pytest.mark.parametrize("name, context", [("pythia_70m_psm", 128), ("gpt2_sm_ln_g", 64), ("gpt2_sm_scfuffn", 256)])
 def test_sweep_transitions_equal_full_estimates(name, context):
-    from pidse.cost.ckks.depth import he_values
-    from pidse.search.sweep import COLUMNS, INDEX, with_depth
+    from pidse.cost.ckks.depth import depth_values
+    from pidse.model.pieces import Pieces, with_depth
+    from pidse.search.sweep import COLUMNS, INDEX
 
     table = load_table(GPU)
     spec = load_spec(SPECS / f"{name}.yaml", [], context)
     depth = [(L, k) for L in (1, 3, 6) for k in range(L + 1)]
-    values = he_values(spec, table, depth, COLUMNS)
+    values = depth_values(Pieces(spec), table, depth, COLUMNS)
     for (L, k), row in zip(depth, values):
         full = estimate(with_depth(spec, L, k), table=table)
         for metric in ("comm_bytes", "rounds", "compute_s", "flops", "params"):
@@ -328,7 +330,7 @@ def test_cli_estimate_table_and_baseline():
 
 
 def test_cli_calibrate_from_published_totals(tmp_path):
-    from pidse.cost.mpc import TABLES_DIR
+    from pidse.resources import TABLES_DIR
 
     out = tmp_path / "gpu.yaml"
     result = invoke("calibrate", TABLES_DIR / "data" / f"{GPU}.csv", "-t", TABLES_DIR / "templates" / f"{GPU}.yaml",

@@ -9,9 +9,12 @@ import re
 import pytest
 
 from conftest import SPECS, assert_one_line_error, invoke
-from pidse.cost.mpc import GRADES, METRICS, Network, list_tables, load_table, price, shape_values
+from pidse.cost.family import GRADES
+from pidse.cost.mpc import METRICS, price
+from pidse.cost.registry import list_tables, load_table
+from pidse.cost.setting import Network, Setting
 from pidse.model.estimate import estimate
-from pidse.model.graph import OP_KINDS
+from pidse.ops import OP_KINDS, shape_values
 from pidse.spec.load import load_spec
 
 TABLES = list_tables("mpc")
@@ -65,7 +68,7 @@ def test_literature_sources_name_the_paper_and_its_grade(name):
 def priced(name: str, kind: str, attrs: dict | None = None, **shape) -> dict:
     """One op of `kind` and `shape` priced with table `name` on an 8 bit/s network with no RTT (latency = bytes)."""
     row = {"op": "t", "kind": kind, "shape": shape, "attrs": attrs or {}}
-    price([row], load_table(name), Network("test", 8.0, 0.0))
+    price([row], [], load_table(name), Setting(Network("test", 8.0, 0.0)))
     return row
 
 

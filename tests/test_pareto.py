@@ -1,8 +1,7 @@
 """Pareto mask and break-even perplexity, checked by properties against brute force (ties, NaN and infinities
-included), plus a speed guard for the 2-objective sweep."""
+included). Speed is measured in benchmarks/bench_pareto.py (its last line: 300,000 points, 2 objectives, as a
+ratio to a sort), not asserted here."""
 from __future__ import annotations
-
-import time
 
 import numpy as np
 import pytest
@@ -113,13 +112,17 @@ def test_bad_arguments_are_input_errors():
         break_even(np.zeros((3, 2)), np.zeros((4, 2)), "min")
 
 
-def test_two_objectives_300k_points_are_fast():
+def test_two_objectives_300k_points():
+    # the 2-objective sort-and-sweep on bench_pareto.py's case (its speed is measured there); uniform points keep
+    # a small front
     values = np.random.default_rng(0).random((300_000, 2))
-    pareto_mask(values[:1000], "min")  # warm-up
-    start = time.perf_counter()
     mask = pareto_mask(values, ["min", "max"])
-    assert time.perf_counter() - start < 2.0  # ~0.15 s here; an O(n^2) scan would take minutes
     assert 0 < mask.sum() < 100
+    # exactly the rows no front point dominates (a dominated row's dominator is itself dominated by a front point)
+    p, q = values[:, None, :], values[mask][None, :, :]  # every row against every front point
+    as_good = (q[..., 0] <= p[..., 0]) & (q[..., 1] >= p[..., 1])
+    better = (q[..., 0] < p[..., 0]) | (q[..., 1] > p[..., 1])
+    assert ((as_good & better).any(axis=1) == ~mask).all()
 
 
 # ---- break-even perplexity ----------------------------------------------------------------------------------

@@ -126,7 +126,8 @@ def test_aby3_weight_sharing_is_reported_apart(sessions):
 
 
 def test_small_calibration_writes_a_loadable_table(sessions, tmp_path):
-    from pidse.cost.mpc import load_table, shape_values
+    from pidse.cost.registry import load_table
+    from pidse.ops import shape_values
     from pidse.calibrate.engines import spu_calibrate as C
 
     table = C.calibrate("semi2k", "small", repeats=1, kinds=("scale", "relu", "add"), log=lambda line: None)

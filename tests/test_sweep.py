@@ -10,14 +10,16 @@ import pytest
 import yaml
 
 from conftest import assert_one_line_error, invoke, write_yaml
-from pidse.cost.mpc import load_table, resolve_network
+from pidse.cost.registry import load_table
+from pidse.cost.setting import resolve_network
 from pidse.model.estimate import estimate
-from pidse.model.graph import OP_KINDS
+from pidse.ops import OP_KINDS
 from pidse.search.pareto import pareto_mask
 from pidse.ppl.db import open_db
 from pidse.report.sweep import wish_list
-from pidse.search.space import SPACES_DIR, aero_label, load_space
+from pidse.search.space import SPACES_DIR, load_space
 from pidse.search.sweep import KIND_METRICS, METRICS, sweep, with_depth
+from pidse.spec.labels import aero_label
 
 AERO = SPACES_DIR / "aero.yaml"
 

@@ -1,0 +1,37 @@
+"""Calibration: cost tables from measurements.
+
+  calibrate_file   `pidse calibrate DATA.csv -t TEMPLATE`: the template's `family:` key picks the method:
+                   ckks -> seconds per primitive derived from a published run's totals (pidse.calibrate.ckks);
+                   otherwise (MPC) per-op coefficients fitted to measured whole-model rows (pidse.calibrate.fit)
+  engines          `pidse calibrate --engine NAME`: measure with a real engine (pidse.calibrate.engines.run_engine)
+"""
+from __future__ import annotations
+
+from pathlib import Path
+
+from pidse.calibrate import ckks, fit
+from pidse.files import check_target
+from pidse.report.render import residual_report
+from pidse.spec.load import read_mapping
+
+
+def template_family(template) -> str | None:
+    """The `family:` a template declares ("mpc" when it declares none), or None when it is not a file (the
+    fit then reports the missing template)."""
+    path = Path(template)
+    return read_mapping(path).get("family", "mpc") if path.is_file() else None
+
+
+def calibrate_file(data, template, out=None, fmt: str = "table") -> tuple[str, list[str]]:
+    """Fit or derive the table `template` describes from the measurements in `data`, write it to `out` if
+    given. Returns the summary for stdout and the lines for stderr (warnings, the file written)."""
+    if out:
+        check_target(out)  # a bad --out fails before the work, not after
+    if template_family(template) == "ckks":  # seconds per primitive from a published run's totals
+        return ckks.calibrate_published(data, template, out), []
+    result = fit.fit(template, fit.read_rows(data))
+    notes = [f"warning: {warning}" for warning in result.warnings]
+    if out:
+        fit.write_table(result, out)
+        notes.append(f"wrote {out}")
+    return residual_report(result, fmt), notes

@@ -1,4 +1,5 @@
-"""The `pidse` command line: a thin shell over the Python API. Heavy imports stay inside the commands."""
+"""The `pidse` command line: a thin shell over the Python API. Each command imports what it needs inside it, lazily,
+so that `pidse --help` and one command do not pay for every other command's imports (numpy, sympy, pandas, ...)."""
 from __future__ import annotations
 
 import sys
@@ -9,6 +10,7 @@ from typing import List, Optional
 import typer
 
 from pidse.errors import InputError, user_errors
+from pidse.schema import int_list as _int_list, name_list as _name_list
 
 app = typer.Typer(
     help="pidse: cost model and design-space exploration for private (MPC/HE) LLM inference.\n\n"
@@ -89,7 +91,8 @@ def estimate(
 
       pidse estimate arch_specs/gpt2_sm_scfuffn.yaml -p aero-secretflow --baseline arch_specs/gpt2_sm_ln_g.yaml
     """
-    from pidse.cost.mpc import load_table, resolve_network
+    from pidse.cost.registry import load_table
+    from pidse.cost.setting import resolve_setting
     from pidse.model.estimate import estimate as run_estimate
     from pidse.report.render import render
     from pidse.spec.load import load_spec
@@ -98,8 +101,8 @@ def estimate(
         raise InputError("--network/--bandwidth/--rtt/--baseline/--allow-missing", None,
                          "--protocol TABLE as well: they only apply to priced estimates")
     table = load_table(protocol) if protocol else None
-    net = resolve_network(network, bandwidth, rtt, table) if table else None
-    price = dict(convention=convention.value, table=table, network=net, allow_missing=allow_missing)
+    setting = resolve_setting(table, network, bandwidth, rtt) if table else None
+    price = dict(convention=convention.value, table=table, setting=setting, allow_missing=allow_missing)
     result = run_estimate(load_spec(spec, set_, context), **price)
     base = run_estimate(load_spec(baseline, set_, context), **price) if baseline else None
     grouping = (by.value if by else ("op" if fmt in (Format.json, Format.csv) else "block"))
@@ -139,54 +142,21 @@ def calibrate(
 
     Example: pidse calibrate --engine spu --protocol semi2k --shapes small -o /tmp/spu-semi2k.yaml
     """
-    from pidse.calibrate.fit import fit, read_rows, write_table
-    from pidse.report.render import residual_report
-
     if engine != "tenseal" and bootstrap != "anchor":
         raise InputError("--bootstrap", None, "only with --engine tenseal (the other engines have no bootstrap)")
     if engine is not None:
-        return _calibrate_engine(engine, protocol, shapes, repeats, out, fmt.value, bootstrap)
-    if data is None or template is None:
+        from pidse.calibrate.engines import run_engine
+
+        text, notes = run_engine(engine, protocol, shapes, repeats, out, fmt.value, bootstrap)
+    elif data is None or template is None:
         raise InputError("pidse calibrate", None, "DATA.csv and --template TEMPLATE, or --engine NAME --protocol P")
-    from pidse.calibrate.ckks import calibrate_published, is_ckks
+    else:
+        from pidse.calibrate import calibrate_file
 
-    if is_ckks(template):  # a CKKS template: seconds per primitive from a published run's totals
-        return typer.echo(calibrate_published(data, template, out).rstrip("\n"))
-    result = fit(template, read_rows(data))
-    typer.echo(residual_report(result, fmt.value).rstrip("\n"))
-    for warning in result.warnings:
-        typer.echo(f"warning: {warning}", err=True)
-    if out:
-        write_table(result, out)
-        typer.echo(f"wrote {out}", err=True)
-
-
-def _calibrate_engine(engine: str, protocol: Optional[str], shapes: str, repeats: int, out: Optional[Path],
-                      fmt: str, bootstrap: str = "anchor") -> None:
-    """--engine: dispatch by name (each engine module measures, fits and writes its own table)."""
-    if engine == "spu":
-        from pidse.cost.mpc import TABLES_DIR
-        from pidse.calibrate.engines import spu
-
-        spu.require(protocol or "")
-        from pidse.calibrate.engines import spu_calibrate
-
-        if shapes not in spu_calibrate.SHAPES:
-            raise InputError("--shapes", None, "one of " + ", ".join(spu_calibrate.SHAPES), shapes)
-        table = spu_calibrate.calibrate(protocol, shapes, repeats)
-        typer.echo(spu_calibrate.summary(table, fmt).rstrip("\n"))
-        path = out or TABLES_DIR / f"spu-{protocol}.yaml"
-        spu_calibrate.write(table, path)
-        typer.echo(f"wrote {path}", err=True)
-        return
-    if engine == "tenseal":  # CKKS primitives timed with SEAL (the he extra)
-        from pidse.cost.mpc import TABLES_DIR
-        from pidse.calibrate.engines import tenseal
-
-        path = out or TABLES_DIR / "ckks-tenseal-cpu.yaml"
-        typer.echo(tenseal.calibrate(path, shapes, repeats, bootstrap).rstrip("\n"))
-        return typer.echo(f"wrote {path}", err=True)
-    raise InputError("--engine", None, "an engine name: spu, tenseal", engine)
+        text, notes = calibrate_file(data, template, out, fmt.value)
+    typer.echo(text.rstrip("\n"))
+    for note in notes:
+        typer.echo(note, err=True)
 
 
 @app.command()
@@ -248,7 +218,8 @@ def sweep(
 
     Example: pidse sweep --context 128,256,512
     """
-    from pidse.cost.mpc import load_table, resolve_network
+    from pidse.cost.registry import load_table
+    from pidse.cost.setting import resolve_network
     from pidse.ppl.db import open_db
     from pidse.report.sweep import render_summary, write_outputs
     from pidse.search.space import load_space
@@ -278,22 +249,6 @@ def sweep(
     typer.echo(render_summary(df, fmt.value).rstrip("\n"))
     typer.echo(f"wrote {len(written)} files to {out}/ ({len(df):,} points): "
                + ", ".join(p.name for p in written), err=True)
-
-
-def _int_list(text: str, option: str) -> list[int]:
-    items = [t.strip() for t in text.split(",")]
-    if not all(t.isdigit() and int(t) > 0 for t in items):
-        raise InputError(option, None, "positive integers separated by commas, e.g. 128,256,512", text)
-    return list(dict.fromkeys(int(t) for t in items))
-
-
-def _name_list(text: str | None, option: str) -> list[str]:
-    if text is None:
-        return []
-    items = [t.strip() for t in text.split(",")]
-    if not all(items):
-        raise InputError(option, None, "names separated by commas", text)
-    return list(dict.fromkeys(items))
 
 
 class Metric(str, Enum):
@@ -338,8 +293,10 @@ def formula(
 
     Example: pidse formula arch_specs/gpt2_sm_ln_g.yaml --metric comm -p aero-secretflow --by op
     """
+    from pidse.cost.registry import load_table
+    from pidse.cost.setting import resolve_network
     from pidse.model import symbolic
-    from pidse.cost.mpc import load_table, resolve_network
+    from pidse.report.formula import render as render_formula
     from pidse.spec.load import load_spec
 
     loaded = load_spec(spec, set_)
@@ -352,7 +309,7 @@ def formula(
     net = resolve_network(network, table=table) if network else None
     values = {} if net is None else {symbolic.symbols()["BW"]: net.bandwidth_bps, symbolic.symbols()["RTT"]: net.rtt_s}
     lines = [(group, symbolic.rounded(exprs[metric.value].subs(values))) for group, exprs in forms.items()]
-    typer.echo(symbolic.render(loaded, metric.value, lines, latex=fmt == FormulaFormat.latex, network=net))
+    typer.echo(render_formula(loaded, metric.value, lines, latex=fmt == FormulaFormat.latex, network=net))
 
 
 @app.command()
@@ -374,8 +331,10 @@ def scaling(
 
     Example: pidse scaling arch_specs/gpt2_sm_ln_g.yaml -p aero-secretflow --plot reports/scaling_gpt2.png
     """
+    from pidse.cost.registry import load_table
+    from pidse.cost.setting import resolve_network
+    from pidse.report import scaling as scaling_output
     from pidse.search import scaling as sc
-    from pidse.cost.mpc import load_table, resolve_network
     from pidse.spec.load import load_spec
 
     loaded = load_spec(spec, set_)
@@ -384,9 +343,9 @@ def scaling(
     net = resolve_network(network, table=table) if table else None
     rows = sc.scaling_table(loaded, contexts, table, net)
     crossings = sc.crossovers(loaded, table, net)
-    typer.echo(sc.render(loaded, rows, crossings, fmt.value).rstrip("\n"))
+    typer.echo(scaling_output.render(loaded, rows, crossings, fmt.value).rstrip("\n"))
     if plot:
-        sc.plot(loaded, rows, crossings, plot, table, net)
+        scaling_output.plot(loaded, rows, crossings, plot, table, net)
         typer.echo(f"wrote {plot}", err=True)
 
 

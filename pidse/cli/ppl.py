@@ -1,6 +1,7 @@
 """`pidse ppl`: the measured-perplexity database from the command line, a thin shell over pidse.ppl.
 
-Mounted by pidse/cli.py with `app.add_typer(ppl_app, name="ppl")`. Heavy imports stay inside the commands.
+Mounted by pidse/cli/app.py with `app.add_typer(ppl_app, name="ppl")`. Each command imports what it needs inside
+it, lazily, so that the other commands start without it.
 """
 from __future__ import annotations
 
@@ -62,7 +63,7 @@ def list_(
     elif fmt == "csv":
         write_csv(rows, typer.get_text_stream("stdout"))
     else:
-        from pidse.report.render import grid, si
+        from pidse.report.text import grid, si
 
         body = [[_table_cell(row, c, si) for c in TABLE_COLUMNS] for row in rows]
         typer.echo(grid(list(TABLE_COLUMNS), body, markdown=fmt == "markdown") if rows else "no runs match")

@@ -1,7 +1,7 @@
-"""`pidse train` and `pidse entropy`: registered on the main app by pidse/cli.py with `register(app)`.
+"""`pidse train` and `pidse entropy`: registered on the main app by pidse/cli/app.py with `register(app)`.
 
-Heavy imports (torch, matplotlib) stay inside the commands; without the train extra, `pidse train` says so in
-one line.
+Each command imports what it needs inside it, lazily (torch, matplotlib, the database), so that the other
+commands start without it; without the train extra, `pidse train` says so in one line.
 """
 from __future__ import annotations
 

@@ -1,4 +1,5 @@
-"""The estimator: spec -> op graph -> one tidy row per op -> totals and breakdowns.
+"""The estimator: spec -> op graph -> one tidy row per op (counted, then priced by the table's family) ->
+totals and breakdowns.
 
 Rows are plain dicts so that `pidse estimate` stays fast (pandas is imported only by `Estimate.frame()`).
 """
@@ -7,9 +8,12 @@ from __future__ import annotations
 import functools
 from dataclasses import dataclass, field
 
+from pidse.cost.family import COST_COLUMNS
+from pidse.cost.registry import family_of
+from pidse.cost.setting import Network, Setting, resolve_setting
 from pidse.model import counting
-from pidse.cost.mpc import COST_COLUMNS, price, resolve_network
-from pidse.model.graph import BLOCKS, trace
+from pidse.model.graph import to_networkx, trace
+from pidse.ops import BLOCKS
 from pidse.spec.load import Spec
 
 GROUPINGS = ("op", "kind", "layer", "block")
@@ -22,26 +26,32 @@ class Estimate:
     convention: str
     ops: list[dict]  # one row per op node, in execution order
     edges: list = field(repr=False)  # (source op, target op) data flow
-    table: object = None  # CostTable when priced
-    network: object = None  # Network when priced
+    table: object = None  # the cost table when priced
+    setting: Setting | None = None  # network, hardware and phase when priced
     uncosted: list = field(default_factory=list)  # op kinds the table could not price (--allow-missing)
-    he: object = None  # HeResult when priced by a CKKS table (pidse/he.py)
+    details: object = None  # the family's own results (CKKS: the depth walk, bootstraps per layer)
+
+    @property
+    def network(self):
+        return None if self.setting is None else self.setting.network
+
+    @property
+    def family(self):
+        """The protocol family (plug-in) that priced this estimate, or None."""
+        return None if self.table is None else family_of(self.table)
 
     @functools.cached_property
     def graph(self):
         """The op graph as a networkx DiGraph, nodes annotated with their counts and costs."""
-        from pidse.model.graph import to_networkx
-
         return to_networkx({r["op"]: {k: v for k, v in r.items() if k != "op"} for r in self.ops}, self.edges,
                            self.spec.name)
 
     @property
     def columns(self) -> tuple[str, ...]:
-        """The numeric columns of every row: counts, plus costs when priced."""
-        from pidse.cost.ckks.price import HE_COLUMNS
-
-        he = HE_COLUMNS if self.he is not None else ()
-        return COUNT_COLUMNS + (COST_COLUMNS if self.table is not None else ()) + he
+        """The numeric columns of every row: counts, plus costs (and the family's own columns) when priced."""
+        if self.table is None:
+            return COUNT_COLUMNS
+        return COUNT_COLUMNS + COST_COLUMNS + self.family.columns
 
     @property
     def totals(self) -> dict:
@@ -76,14 +86,13 @@ class Estimate:
 
     def frame(self):
         """The op rows as a pandas DataFrame (shape symbols as columns), for notebooks and analysis."""
-        import pandas as pd
+        import pandas as pd  # lazy: the command line never needs pandas for an estimate
 
         return pd.json_normalize(self.ops, sep="_")
 
 
-def estimate(spec: Spec, convention: str = "dense", table=None, network=None,
-             allow_missing: bool = False) -> Estimate:
-    """Count (and, given a cost table and network, price) every op of `spec`'s graph."""
+def counted(spec: Spec, convention: str = "dense") -> tuple[list[dict], list]:
+    """The graph of `spec` as op rows with their MACs and FLOPs, and its (source, target) edges."""
     if convention not in counting.CONVENTIONS:
         raise ValueError(f"unknown FLOPs convention {convention!r}; expected one of {counting.CONVENTIONS}")
     nodes, edges = trace(spec)
@@ -93,14 +102,16 @@ def estimate(spec: Spec, convention: str = "dense", table=None, network=None,
         row["macs"] = counting.macs(node["kind"], node["shape"])
         row["flops"] = counting.flops(node, convention)
         rows.append(row)
+    return rows, edges
+
+
+def estimate(spec: Spec, convention: str = "dense", table=None, network: Network | None = None,
+             allow_missing: bool = False, setting: Setting | None = None) -> Estimate:
+    """Count (and, given a cost table, price) every op of `spec`. Priced under `setting`, else on `network`
+    with the table's hardware, else in the table's own setting."""
+    rows, edges = counted(spec, convention)
     if table is None:
         return Estimate(spec, convention, rows, edges)
-    if network is None:
-        network = resolve_network(table=table)
-    if getattr(table, "family", "mpc") == "ckks":
-        from pidse.cost.ckks.price import price_he
-
-        he = price_he(rows, edges, table, network, allow_missing)
-        return Estimate(spec, convention, rows, edges, table, network, he.uncosted, he)
-    uncosted = price(rows, table, network, allow_missing)
-    return Estimate(spec, convention, rows, edges, table, network, uncosted)
+    setting = setting or (Setting(network) if network is not None else resolve_setting(table))
+    priced = family_of(table).price(rows, edges, table, setting, allow_missing)
+    return Estimate(spec, convention, rows, edges, table, setting, priced.uncosted, priced.details)

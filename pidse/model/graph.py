@@ -6,6 +6,8 @@ Every node carries:
   layer   layer index, or None outside the layers
   stage   prefill (the T prompt tokens) | decode (each further generated token, with a KV cache)
   step    0 for prefill, s for the s-th decode step
+  part    fixed (outside the layers) | layer | ffn (a layer's FFN, pruned with it): an L-layer model with k FFNs
+          pruned runs them 1, L and L - k times, which the sweep and the closed forms use
   shape   named sizes (see SHAPE_KEYS); the symbols cost-table formulas are written over
   params  weights owned by this op (counted once, on the prefill node)
   attrs   op details that do not change its shape (activation, temperature, power, ...)
@@ -13,30 +15,9 @@ The head (final norm, LM head, argmax) runs on the last position only: that is a
 """
 from __future__ import annotations
 
+from pidse.ops import SHAPE_KEYS
 from pidse.spec.load import Spec
 
-# kind -> the shape symbols it is described by.
-SHAPE_KEYS = {
-    "embedding": ("tokens", "vocab", "dim"),  # lookup of private token ids in a V x d table
-    "linear": ("m", "k", "n"),  # secret activations (m x k) times server-held plaintext weights (k x n)
-    "lm_head": ("m", "k", "n"),  # the vocabulary projection, a linear layer with n = V
-    "matmul": ("batch", "m", "k", "n"),  # secret x secret: QK^T and A.V, batch = query heads
-    "softmax": ("batch", "rows", "cols"),
-    "power_softmax": ("batch", "rows", "cols"),
-    "layernorm": ("rows", "cols"),
-    "rmsnorm": ("rows", "cols"),
-    "gelu": ("rows", "cols"),
-    "relu": ("rows", "cols"),
-    "silu": ("rows", "cols"),
-    "mul": ("rows", "cols"),  # secret x secret elementwise product (gated FFN)
-    "add": ("rows", "cols"),  # residual or position add
-    "scale": ("rows", "cols"),  # multiply by public constants (1/sqrt(d_k), temperature, ScFFN alpha/beta)
-    "rope": ("rows", "cols"),  # rotary position embedding: multiply by public cos/sin
-    "argmax": ("rows", "cols"),  # choose the emitted token
-}
-OP_KINDS = tuple(SHAPE_KEYS)
-BLOCKS = ("embedding", "attention", "ffn", "norm", "head")
-NORM_KINDS = ("layernorm", "rmsnorm")
 
 
 class _Builder:
@@ -45,11 +26,13 @@ class _Builder:
     def __init__(self, spec: Spec):
         self.spec, self.nodes, self.edges = spec, {}, []
         self.step, self.stage = 0, "prefill"
+        self.part = "layer"  # inside a layer: "ffn" while its FFN is built
 
     def op(self, name: str, kind: str, block: str, shape: dict, inputs=(), layer=None, params=0, **attrs) -> str:
         assert set(shape) == set(SHAPE_KEYS[kind]), (kind, shape)
         node = name if self.step == 0 else f"step{self.step}.{name}"
-        self.nodes[node] = dict(kind=kind, block=block, layer=layer, stage=self.stage, step=self.step,
+        part = "fixed" if layer is None else self.part
+        self.nodes[node] = dict(kind=kind, block=block, layer=layer, stage=self.stage, step=self.step, part=part,
                                 shape=shape, params=params if self.step == 0 else 0, attrs=attrs)
         self.edges.extend((src, node) for src in dict.fromkeys(inputs) if src is not None)
         return node
@@ -115,13 +98,24 @@ class _Builder:
         ffn_out, skip = self.ffn(i, m, x)
         if ffn_out is None:
             return x
-        return self.op(p + "ffn.residual", "add", "ffn", {"rows": m, "cols": d}, [skip, ffn_out], i)
+        self.part = "ffn"  # the FFN's residual add goes when the FFN is pruned
+        out = self.op(p + "ffn.residual", "add", "ffn", {"rows": m, "cols": d}, [skip, ffn_out], i)
+        self.part = "layer"
+        return out
 
     def ffn(self, i: int, m: int, x: str) -> tuple[str | None, str]:
         """(FFN output or None when pruned, the residual stream to add it to)."""
         s, f = self.spec, self.spec.ffn
         if i >= s.model.layers - f.prune_last:
             return None, x
+        self.part = "ffn"
+        try:
+            return self._ffn(i, m, x)
+        finally:
+            self.part = "layer"
+
+    def _ffn(self, i: int, m: int, x: str) -> tuple[str, str]:
+        s, f = self.spec, self.spec.ffn
         d, dff, p = s.model.d_model, s.model.d_ff, f"L{i}."
         h = self.norm(p + "ffn.norm", "norm", m, x, i) if s.norm.kind != "none" and s.norm.ffn else x
         if f.fused:

@@ -1,15 +1,22 @@
 """Closed-form costs: the same model as `pidse estimate`, with sympy symbols for the sizes.
 
 One model, two views. The symbolic path runs the *same* graph builder on a spec whose sizes are symbols and
-prices each op with the *same* cost-table formula texts (parsed by sympy instead of evaluated). Depth enters
-through the homogeneous-layer decomposition the sweep uses: a 1-layer graph split into `fixed` (embedding,
-head), `layer` and `ffn` parts, total = fixed + L * layer + (L - k) * ffn, k = ffn.prune_last. Tests substitute
-numbers and compare with the numeric estimator for every shipped spec.
+prices each op through its family's symbolic view (the *same* cost-table formula texts, parsed by sympy instead
+of evaluated), and latency with the one latency model. Depth enters through the parts the sweep uses: a 1-layer
+graph whose ops are `fixed` (embedding, head), `layer` or `ffn`, total = fixed + L * layer + (L - k) * ffn,
+k = ffn.prune_last. Tests substitute numbers and compare with the numeric estimator for every shipped spec.
 """
 from __future__ import annotations
 
 import dataclasses
 from functools import lru_cache
+
+from pidse.cost.registry import family_of
+from pidse.cost.setting import latency_s
+from pidse.errors import InputError
+from pidse.model.estimate import counted
+from pidse.model.pieces import one_layer
+from pidse.ops import part_count
 
 METRICS = ("params", "macs", "flops", "comm", "rounds", "compute", "latency")
 _COLUMN = {"comm": "comm_bytes", "compute": "compute_s", "latency": "latency_s"}
@@ -28,13 +35,13 @@ def symbols() -> dict:
 def symbolic_spec(spec):
     """A 1-layer, un-pruned copy of `spec` with symbols for its sizes (never validated: symbols are not ints)."""
     S = symbols()
-    m = spec.model
+    one = one_layer(spec)
+    m = one.model
     model = dataclasses.replace(
-        m, layers=1, heads=S["H"], d_model=S["d"], d_ff=S["d_ff"], vocab_size=S["V"],
+        m, heads=S["H"], d_model=S["d"], d_ff=S["d_ff"], vocab_size=S["V"],
         kv_heads=S["H_kv"] if m.kv_heads not in (None, m.heads) else S["H"],
         head_dim=S["d_h"] if m.head_dim not in (None, m.d_model // m.heads) else S["d"] / S["H"])
-    return spec.replace(model=model, ffn=dataclasses.replace(spec.ffn, prune_last=0),
-                        inference=dataclasses.replace(spec.inference, context=S["T"]))
+    return one.replace(model=model, inference=dataclasses.replace(spec.inference, context=S["T"]))
 
 
 def numbers(spec, network=None) -> dict:
@@ -47,46 +54,33 @@ def numbers(spec, network=None) -> dict:
     return values
 
 
-def _op_costs(row: dict, table, formulas: dict) -> dict:
-    """Symbolic cost of one op row: counts from the row, comm/rounds/compute from the table's formulas."""
-    from pidse.cost.mpc import shape_values
-
-    out = {"params": row["params"], "macs": row["macs"], "flops": row["flops"]}
-    if table is not None:
-        entry = table.entry(row["kind"], row["op"])
-        values = {**table.constants, **shape_values(row["kind"], row["shape"], row["attrs"])}
-        for metric, column in (("comm", "comm_bytes"), ("rounds", "rounds"), ("compute", "compute_s")):
-            key = (row["kind"], column)
-            if key not in formulas:
-                formulas[key] = entry.formulas[column].sympy()
-            expr = formulas[key]
-            out[metric] = expr.subs({s: values[s.name] for s in expr.free_symbols})
-    return out
-
-
 def closed_forms(spec, table=None, convention: str = "dense", by: str | None = None) -> dict:
     """{group: {metric: sympy expression}} for the whole model (group "total") or per op kind / block.
 
     Metrics: params, macs, flops, and with a cost table comm, rounds, compute, latency (latency in BW and RTT).
     """
-    import sympy
-
-    from pidse.model.estimate import estimate
+    import sympy  # lazy: sympy takes a third of a second to import
 
     S = symbols()
     k = spec.ffn.prune_last
     metrics = METRICS if table is not None else METRICS[:3]
+    family = None if table is None else family_of(table)
+    if family is not None and family.symbolic is None:
+        raise InputError(table.path, "family", family.no_symbolic, table.family)
     groups: dict = {}
-    formulas: dict = {}
-    for row in estimate(symbolic_spec(spec), convention).ops:
-        part = 1 if row["layer"] is None else (S["L"] - k if ".ffn." in row["op"] else S["L"])
-        costs = _op_costs(row, table, formulas)
-        costs["latency"] = (costs["compute"] + 8 * costs["comm"] / S["BW"] + costs["rounds"] * S["RTT"]
-                            if table is not None else None)
+    cache: dict = {}
+    rows, _ = counted(symbolic_spec(spec), convention)
+    for row in rows:
+        times = part_count(row["part"], S["L"], k)
+        costs = {"params": row["params"], "macs": row["macs"], "flops": row["flops"]}
+        if family is not None:
+            cost = family.symbolic(row, table, cache)
+            costs.update(comm=cost["comm_bytes"], rounds=cost["rounds"], compute=cost["compute_s"])
+            costs["latency"] = latency_s(costs["compute"], costs["comm"], costs["rounds"], S["BW"], S["RTT"])
         group = "total" if by is None else row["kind" if by == "op" else by]
         acc = groups.setdefault(group, {m: sympy.Integer(0) for m in metrics})
         for metric in metrics:
-            acc[metric] += part * costs[metric]
+            acc[metric] += times * costs[metric]
     return {g: {m: collect_t(e) for m, e in acc.items()} for g, acc in groups.items()}
 
 
@@ -113,33 +107,3 @@ def rounded(expr, digits: int = 4):
 
 def evaluate(expr, spec, network=None) -> float:
     return float(expr.subs(numbers(spec, network)))
-
-
-UNITS = {"params": "parameters", "macs": "multiply-accumulates", "flops": "FLOPs", "comm": "bytes, total over "
-         "parties", "rounds": "sequential round trips", "compute": "seconds", "latency": "seconds"}
-MEANINGS = {"T": "context", "L": "layers", "d": "d_model", "H": "heads", "d_ff": "FFN width", "V": "vocabulary",
-            "H_kv": "K/V heads", "d_h": "head dim"}
-
-
-def render(spec, metric: str, lines: list, latex: bool = False, network=None) -> str:
-    """`metric = expression` lines (one per group), with the symbols' meanings and this spec's values."""
-    import sympy
-
-    used = sorted({s.name for _, e in lines for s in e.free_symbols}, key=list(symbols()).index)
-    values = {s.name: v for s, v in numbers(spec, network).items()}
-    legend = ", ".join(f"{n} = {values[n]:g} ({MEANINGS.get(n, n)})" if n in MEANINGS else
-                       f"{n} = bandwidth bits/s" if n == "BW" else f"{n} = round-trip time s" for n in used)
-    if latex:
-        body = " \\\\\n".join(f"\\mathrm{{{metric}}}{'_{' + _tex(g) + '}' if g != 'total' else ''} &= "
-                              f"{sympy.latex(e)}" for g, e in lines)
-        return (f"% pidse formula: {metric} of {spec.name} ({UNITS[metric]}); {legend}\n"
-                f"\\begin{{align*}}\n{body}\n\\end{{align*}}")
-    width = max(len(str(g)) for g, _ in lines)
-    out = [f"{metric} of {spec.name} ({UNITS[metric]})" + (f" on {network.name}" if network else "")]
-    out += [f"  {metric} = {e}" if g == "total" else f"  {str(g).ljust(width)}  {e}" for g, e in lines]
-    out.append(f"where {legend}" if legend else "(a constant)")
-    return "\n".join(out)
-
-
-def _tex(text) -> str:
-    return "\\text{" + str(text).replace("_", "\\_") + "}"

@@ -2,7 +2,8 @@
 
 Two CSV layouts are read: the export layout (a `spec` column: a spec file and its --set overrides; what
 `pidse ppl export` writes) and the published one (family, arch label, dims: ppl_published.csv), whose labels map to
-shipped specs through pidse/data/ppl_labels.yaml. Every bad cell is one InputError naming file, line and column.
+shipped specs through pidse/data/ppl_labels.yaml, read by pidse.spec.labels. Every bad cell is one InputError naming
+file, line and column.
 """
 from __future__ import annotations
 
@@ -10,7 +11,6 @@ import csv
 import datetime
 import io
 import math
-import re
 import shlex
 from dataclasses import dataclass, fields
 from pathlib import Path
@@ -18,11 +18,11 @@ from pathlib import Path
 from pidse.spec.archkey import arch_key, describe_arch
 from pidse.errors import InputError
 from pidse.resources import DATA_DIR, SPECS_DIR
-from pidse.schema import from_mapping, suggest
-from pidse.spec.load import Spec, load_spec, read_mapping
+from pidse.schema import suggest
+from pidse.spec.labels import LABELS_YAML, LabelMap, label_map, resolve_label  # LABELS_YAML: for ppl.db too
+from pidse.spec.load import Spec, load_spec
 
 DATA = DATA_DIR
-LABELS_YAML = DATA / "ppl_labels.yaml"
 STATUSES = ("ok", "diverged")
 
 
@@ -140,49 +140,10 @@ class SpecCache:
 
 # ---- published labels -> specs -----------------------------------------------------------------------------
 
-@dataclass(frozen=True)
-class LabelEntry:
-    label: str
-    families: tuple[str, ...]
-    spec: str  # a file in arch_specs/
-    overrides: tuple[str, ...] = ()
-    dataset: str | None = None  # applies to this dataset only
-
-
-@dataclass(frozen=True)
-class LabelMap:
-    version: int
-    labels: tuple[LabelEntry, ...]
-    rounded_vocab: tuple[int, ...] = ()
-
-
-def label_map() -> LabelMap:
-    return from_mapping(LabelMap, read_mapping(LABELS_YAML), str(LABELS_YAML))
-
-
 def published_spec(row: dict, where: str, labels: LabelMap, specs: SpecCache) -> tuple[Spec, str]:
     """A row of the published table (family, arch label, dims) -> its spec, per ppl_labels.yaml."""
-    label, family = row["arch"], row["family"]
-    prune = re.search(r"ScFuFFNi(\d+)", label)
-    base = label.replace(prune.group(0), "ScFuFFN") if prune else label
-    entries = sorted((e for e in labels.labels if e.label == base and family in e.families
-                      and e.dataset in (None, row["dataset"])), key=lambda e: e.dataset is None)
-    if not entries:
-        known = sorted({e.label for e in labels.labels if family in e.families})
-        raise InputError(where, "arch", f"a label of family {family!r} in {LABELS_YAML.name}"
-                         + suggest(base, known) + "; known: " + ", ".join(known), label)
-    entry = entries[0]
-    overrides = [*entry.overrides, *([f"ffn.prune_last={prune.group(1)}"] if prune else [])]
-    spec, _ = specs.load(entry.spec, overrides, where)
-    if _int(row, "d_model", where) != spec.model.d_model:
-        raise InputError(where, "d_model", f"the spec's d_model ({spec.model.d_model}, {entry.spec})",
-                         row["d_model"])
-    dims = {"layers": _int(row, "layers", where), "heads": _int(row, "heads", where)}
-    vocab = _int(row, "vocab", where)
-    if vocab not in labels.rounded_vocab:
-        dims["vocab_size"] = vocab
-    overrides += [f"model.{k}={v}" for k, v in dims.items() if v != getattr(spec.model, k)]
-    return specs.load(entry.spec, overrides, where)
+    path, overrides = resolve_label(row["family"], row["arch"], row, where, labels)
+    return specs.load(str(path), overrides, where)
 
 
 # ---- CSV files ---------------------------------------------------------------------------------------------

@@ -4,10 +4,11 @@ HE papers report it), depth and bootstraps per layer, the client's traffic and o
 from __future__ import annotations
 
 from pidse.cost.ckks.table import PRIMITIVE_NAMES, PRIMITIVES
+from pidse.report.text import duration, gigabytes, grid, si
 
 
 def he_summary(est) -> dict:
-    he, table, rows = est.he, est.table, est.ops
+    he, table, rows = est.details, est.table, est.ops
     total = est.totals["compute_s"] or 0.0
     pct = (lambda s: None if s is None or not total else 100.0 * s / total)
     by_prim = {p: {**v, "pct": pct(v["seconds"])} for p, v in he.by_primitive(rows).items()}
@@ -37,8 +38,6 @@ def he_summary(est) -> dict:
 
 
 def he_facts(est) -> list[tuple[str, str]]:
-    from pidse.report.render import gigabytes
-
     s = he_summary(est)
     p = s["params"]
     depths = sorted({layer["depth"] for layer in s["layers"]})
@@ -56,8 +55,6 @@ def he_facts(est) -> list[tuple[str, str]]:
 
 def he_text(est, markdown: bool) -> str:
     """Three grids: time by primitive, by transformer op (bootstrapping apart), depth and bootstraps per layer."""
-    from pidse.report.render import duration, grid, si
-
     s = he_summary(est)
     fmt_s = (lambda v: "unknown" if v is None else duration(v))
     fmt_p = (lambda v: "-" if v is None else f"{v:.1f}")

@@ -14,17 +14,19 @@ from pathlib import Path
 
 import numpy as np
 
+from pidse.cost.registry import family_of, load_table
+from pidse.cost.setting import latency_s, load_networks
 from pidse.report.plots import DPI, STEPS, _pyplot, aero_steps
+from pidse.report.text import duration, grid
 
 KEY = ["structure", "layers", "prune_last"]
 DRAWN = 4  # designs per plot
 PRESETS = ("lan", "wan", "wan-aero")  # networks marked and given a crossing, besides the sweep's own
 
 
-def families(df) -> dict:
-    from pidse.cost.mpc import load_table
-
-    return {p: getattr(load_table(p), "family", "mpc") for p in dict.fromkeys(df["protocol"])}
+def interactive(df) -> dict:
+    """Per table of the sweep: whether its family is interactive (MPC) or not (HE: one round trip)."""
+    return {p: family_of(load_table(p)).interactive for p in dict.fromkeys(df["protocol"])}
 
 
 def crossing_bps(mpc, he, rtt_s: float):
@@ -58,12 +60,9 @@ def designs(mpc) -> list:
 
 
 def he_vs_mpc(df, out_dir) -> tuple[list, list]:
-    from pidse.cost.mpc import load_networks
-    from pidse.report.render import duration, grid
-
-    fam = families(df)
-    mpcs = [p for p, f in fam.items() if f == "mpc"]
-    hes = [p for p, f in fam.items() if f == "ckks"]
+    kinds = interactive(df)
+    mpcs = [p for p, chatty in kinds.items() if chatty]
+    hes = [p for p, chatty in kinds.items() if not chatty]
     if not mpcs or not hes:
         return [], []
     nets = load_networks()
@@ -113,9 +112,11 @@ def _bw(bps: float) -> str:
     return f"{bps / 1e9:.2f} Gbps" if bps >= 1e9 else f"{bps / 1e6:.0f} Mbps"
 
 
-def _plot(mpc, he, rtt, rtts, path, context, mpc_name, he_name) -> None:
-    from pidse.cost.mpc import load_networks
+def _latency(row, bandwidth_bps, rtt_s):
+    return latency_s(row["compute_s"], row["comm_bytes"], row["rounds"], bandwidth_bps, rtt_s)
 
+
+def _plot(mpc, he, rtt, rtts, path, context, mpc_name, he_name) -> None:
     plt = _pyplot()
     bw = np.logspace(7, 11, 200)  # 10 Mbps .. 100 Gbps
     fig, ax = plt.subplots(figsize=(10, 4.8))
@@ -124,17 +125,16 @@ def _plot(mpc, he, rtt, rtts, path, context, mpc_name, he_name) -> None:
     for i, key in enumerate(mpc.index):
         m, h, c = mpc.loc[key], he.loc[key], colours[i % len(colours)]
         label = m["label"] + ("" if m["label"] in STEPS else f" L={key[1]}")
-        lat_m = m["compute_s"] + 8 * m["comm_bytes"] / bw + m["rounds"] * rtt
-        lat_h = h["compute_s"] + 8 * h["comm_bytes"] / bw + h["rounds"] * rtt
+        lat_m = _latency(m, bw, rtt)
+        lat_h = _latency(h, bw, rtt)
         ax.plot(bw, lat_m / 60, color=c, lw=1.8, label=f"{label}: MPC")
         ax.plot(bw, lat_h / 60, color=c, lw=1.8, ls="--", label=f"{label}: CKKS")
         for name in rtts:
             net = nets[name]
-            ax.plot(net.bandwidth_bps, (m["compute_s"] + 8 * m["comm_bytes"] / net.bandwidth_bps
-                                        + m["rounds"] * net.rtt_s) / 60, "o", color=c, ms=4)
+            ax.plot(net.bandwidth_bps, _latency(m, net.bandwidth_bps, net.rtt_s) / 60, "o", color=c, ms=4)
         cross = crossing_bps(mpc.loc[[key]], he.loc[[key]], rtt)[0]
         if 0 < cross < math.inf and bw[0] <= cross <= bw[-1]:
-            y = (h["compute_s"] + 8 * h["comm_bytes"] / cross + h["rounds"] * rtt) / 60
+            y = _latency(h, cross, rtt) / 60
             ax.plot(cross, y, "x", color=c, ms=9, mew=2)
             ax.annotate(_bw(cross), (cross, y), textcoords="offset points", xytext=(4, 6), fontsize=7, color=c)
     for name in rtts:

@@ -13,7 +13,7 @@ import math
 
 import numpy as np
 
-from pidse.model.graph import OP_KINDS
+from pidse.ops import OP_KINDS
 
 
 def axis(objective: str, values) -> tuple[float, str, str]:

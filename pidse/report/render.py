@@ -4,43 +4,19 @@ Numbers become text only here: GB, minutes, "14.5G".
 """
 from __future__ import annotations
 
-import csv
-import io
 import json
 
-from pidse.cost.mpc import COST_COLUMNS
+from pidse.cost.family import COST_COLUMNS
 from pidse.model.estimate import Estimate
-from pidse.model.graph import SHAPE_KEYS
+from pidse.ops import SHAPE_KEYS
+from pidse.report import ckks
+from pidse.report.text import csv_text, duration, facts_block, gigabytes, grid, shape_text, si
 
 FORMATS = ("table", "json", "csv", "markdown")
 SHAPE_COLUMNS = tuple(dict.fromkeys(k for keys in SHAPE_KEYS.values() for k in keys))
+# Output a family adds besides the rows: (JSON key, plain data, facts lines, text sections) per family name.
+FAMILY_OUTPUT = {"ckks": ("he", ckks.he_summary, ckks.he_facts, ckks.he_text)}
 OP_COLUMNS = ("op", "kind", "layer", "block", "stage", "step", "shape", "attrs", "params", "macs", "flops")
-
-
-# ---- units -------------------------------------------------------------------------------------------------
-
-def si(value: float, unit: str = "") -> str:
-    """124439808 -> '124.44M'."""
-    for factor, prefix in ((1e12, "T"), (1e9, "G"), (1e6, "M"), (1e3, "K")):
-        if abs(value) >= factor:
-            return f"{value / factor:.2f}{prefix}{unit}"
-    return f"{value:.3g}{unit}"
-
-
-def gigabytes(n_bytes: float) -> str:
-    if n_bytes >= 1e12:
-        return f"{n_bytes / 1e12:.2f} TB"
-    return f"{n_bytes / 1e9:.2f} GB" if n_bytes >= 1e7 else f"{n_bytes / 1e6:.2f} MB"
-
-
-def duration(seconds: float) -> str:
-    if seconds >= 5 * 3600:
-        return f"{seconds / 3600:.1f} h"
-    return f"{seconds / 60:.2f} min" if seconds >= 120 else f"{seconds:.2f} s"
-
-
-def shape_text(shape: dict) -> str:
-    return " ".join(f"{k}={v}" for k, v in shape.items())
 
 
 # ---- plain data (the JSON schema) ---------------------------------------------------------------------------
@@ -78,12 +54,10 @@ def summary(est: Estimate, baseline: Estimate | None = None) -> dict:
         if baseline is not None:
             data["savings"] = savings(est, baseline)
     cost_keys = ("comm_bytes", "rounds", "compute_s", "latency_s", "source", "grade") if est.table else ()
-    if est.he is not None:  # CKKS: primitives, depth and bootstraps (pidse/he_render.py)
-        from pidse.cost.ckks.price import HE_COLUMNS
-        from pidse.report.ckks import he_summary
-
-        data["he"] = he_summary(est)
-        cost_keys += ("level_out",) + HE_COLUMNS
+    if est.details is not None:  # a family's own results (CKKS: primitives, depth and bootstraps)
+        key, details_summary, _, _ = FAMILY_OUTPUT[est.table.family]
+        data[key] = details_summary(est)
+        cost_keys += est.family.row_keys
     data["ops"] = [{k: row[k] for k in OP_COLUMNS + cost_keys} for row in est.ops]
     return data
 
@@ -121,40 +95,6 @@ def to_csv(est: Estimate, by: str = "op") -> str:
 
 # ---- tables -------------------------------------------------------------------------------------------------
 
-def csv_text(rows, columns=None, ignore_extra: bool = False) -> str:
-    """Rows (dicts) as CSV text; columns default to every key seen, in first-seen order."""
-    rows = list(rows)
-    columns = list(columns) if columns is not None else list(dict.fromkeys(k for r in rows for k in r))
-    out = io.StringIO()
-    writer = csv.DictWriter(out, columns, extrasaction="ignore" if ignore_extra else "raise", lineterminator="\n")
-    writer.writeheader()
-    writer.writerows(rows)
-    return out.getvalue()
-
-
-def grid(header: list[str], rows: list[list[str]], markdown: bool) -> str:
-    """Aligned plain-text columns (text left, numbers right), or a Markdown table."""
-    numeric = [all(_is_number(r[i]) for r in rows) for i in range(len(header))]
-    if markdown:
-        lines = ["| " + " | ".join(header) + " |",
-                 "|" + "|".join("---:" if n else "---" for n in numeric) + "|"]
-        return "\n".join(lines + ["| " + " | ".join(r) + " |" for r in rows])
-    widths = [max(len(x) for x in col) for col in zip(header, *rows)]
-    fmt = lambda r: "  ".join(c.rjust(w) if n else c.ljust(w) for c, w, n in zip(r, widths, numeric)).rstrip()
-    return "\n".join([fmt(header), fmt(["-" * w for w in widths]), *map(fmt, rows)])
-
-
-def _is_number(text: str) -> bool:
-    return bool(text) and (text[0].isdigit() or text[0] in "-+" and text[1:2].isdigit() or text == "-")
-
-
-def facts_block(title: str, facts: list[tuple[str, str]], markdown: bool) -> str:
-    if markdown:
-        return "\n".join([f"### {title}", ""] + [f"- **{k}**: {v}" for k, v in facts])
-    width = max(len(k) for k, _ in facts)
-    return "\n".join([title] + [f"  {k.ljust(width)}  {v}" for k, v in facts])
-
-
 def to_table(est: Estimate, by: str = "block", markdown: bool = False, baseline: Estimate | None = None) -> str:
     spec, totals = est.spec, est.totals
     code = (lambda s: f"`{s}`") if markdown else (lambda s: s)
@@ -173,8 +113,7 @@ def to_table(est: Estimate, by: str = "block", markdown: bool = False, baseline:
         facts += [
             ("protocol", f"{est.table.name} ({est.table.parties} parties)"),
             ("network", f"{net.name}: {net.bandwidth_bps / 1e6:,.0f} Mbps, RTT {net.rtt_s * 1e3:.1f} ms"),
-            ("communication", gigabytes(totals["comm_bytes"]) + (" (upload + download)" if est.he is not None
-                                                                  else " (total over parties)")),
+            ("communication", gigabytes(totals["comm_bytes"]) + f" ({est.family.comm_meaning})"),
             ("rounds", f"{totals['rounds']:,.0f}"),
             ("latency", duration(totals["latency_s"]) + f" (compute {duration(totals['compute_s'])})"),
         ]
@@ -185,11 +124,10 @@ def to_table(est: Estimate, by: str = "block", markdown: bool = False, baseline:
             facts.append((f"vs {baseline.spec.name}", f"communication {s.get('comm_bytes_x', 0):.2f}x less, "
                                                        f"latency {s.get('latency_s_x', 0):.2f}x less"))
     he = ""
-    if est.he is not None:
-        from pidse.report.ckks import he_facts, he_text
-
-        facts += he_facts(est)
-        he = "\n\n" + he_text(est, markdown)
+    if est.details is not None:
+        _, _, details_facts, details_text = FAMILY_OUTPUT[est.table.family]
+        facts += details_facts(est)
+        he = "\n\n" + details_text(est, markdown)
     title = spec.name + (f" ({spec.label})" if spec.label else "")
     return facts_block(title, facts, markdown) + "\n\n" + grid(*breakdown_grid(est, by), markdown) + he + "\n"
 

@@ -16,8 +16,10 @@ from pathlib import Path
 
 import numpy as np
 
+from pidse.report import plots
+from pidse.report.he_vs_mpc import he_vs_mpc
 from pidse.report.plots import aero_steps, ppl_text, rows_of
-from pidse.report.render import csv_text, duration, gigabytes, grid
+from pidse.report.text import csv_text, duration, gigabytes, grid
 from pidse.resources import TABLES_DIR
 
 ROOT = TABLES_DIR.parent
@@ -120,8 +122,6 @@ def summary(df) -> list[dict]:
 
 def write_outputs(df, space, out_dir, command: str, progress=None) -> list[Path]:
     """sweep.csv (every point), the plots of every context and sweep.md into `out_dir`; the paths written."""
-    from pidse.report import plots
-
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     written = [out / "sweep.csv"]
@@ -145,7 +145,6 @@ def write_outputs(df, space, out_dir, command: str, progress=None) -> list[Path]
             names[kind] = path.name
             written.append(path)
         images[job] = names
-    from pidse.report.he_vs_mpc import he_vs_mpc  # nothing unless the sweep has both an MPC and a CKKS table
 
     he_files, he_lines = he_vs_mpc(df, out)
     path = out / "sweep.md"

@@ -15,7 +15,7 @@ from pathlib import Path
 from pidse.errors import InputError
 from pidse.resources import SPACES_DIR
 from pidse.schema import reject_unknown
-from pidse.spec.load import Spec, apply_overrides, from_mapping, resolve_extends, validate
+from pidse.spec.load import Spec, apply_overrides, from_mapping, read_mapping, resolve_extends, validate
 
 TOP_KEYS = {"version", "name", "description", "base", "protocols", "networks", "contexts", "axes", "ranges"}
 
@@ -89,8 +89,6 @@ def space_path(name: str) -> Path:
 
 
 def load_space(name: str = "aero") -> Space:
-    from pidse.spec.load import read_mapping
-
     path = space_path(name)
     src = str(path)
     if not path.is_file():
@@ -130,32 +128,3 @@ def load_space(name: str = "aero") -> Space:
                  list(data.get("protocols") or ["aero-secretflow"]), list(data.get("networks") or ["table"]),
                  contexts, axes, layers, prune, base)
 
-
-def aero_label(spec: Spec, layers: int | None = None, prune_last: int | None = None) -> str:
-    """AERO's notation for a spec: SM+LN+G, SM+ScFuFFNi6, EReg(SM(t)+ScFuFFN), H&H SM+ScFFN, ...
-
-    `layers` and `prune_last` stand in for the spec's own (the sweep labels every depth without copying it).
-    """
-    a, n, f = spec.attention, spec.norm, spec.ffn
-    layers = spec.model.layers if layers is None else layers
-    prune_last = f.prune_last if prune_last is None else prune_last
-    parts = ["PSM" if a.kind == "power_softmax" else "SM"]
-    parts[0] += "(t)" if a.temperature == "learnable" else ""
-    if n.kind != "none" and (n.attention or n.ffn):
-        parts.append({"layernorm": "LN", "rmsnorm": "RMS"}[n.kind])
-    prune = f"i{prune_last}" if prune_last else ""
-    if prune_last >= layers:
-        parts.append("noFFN")
-    elif f.activation != "identity":
-        parts.append({"gelu": "G", "relu": "R", "silu": "S"}[f.activation] + ("LU" if f.gated else "")
-                     + (" Sc" if f.scaled else "") + prune)
-    elif f.scaled or f.fused or prune:
-        parts.append(("Sc" if f.scaled else "") + ("Fu" if f.fused else "") + "FFN" + prune)
-    label = "+".join(parts)
-    if spec.training.entropy_reg:
-        label = f"EReg({label})"
-    if set(a.projections) == {"q", "k"}:
-        label = "H&H " + label
-    if n.kind != "none" and not (n.attention or n.ffn) and (n.embedding or n.final):
-        label += " (1 LN)" if n.kind == "layernorm" else " (1 norm)"
-    return label

@@ -1,51 +1,28 @@
 """Sweep a design space: price every point, join measured perplexities, mark Pareto fronts.
 
-Vectorised: transformer layers are identical, so a structure (all choices but layers and pruning) is priced
-once, on a 1-layer graph split into three parts: `fixed` (embedding, head), `layer` (everything in a layer but
-its FFN) and `ffn`. A point with L layers and its k deepest FFNs pruned then costs
-    fixed + L * layer + (L - k) * ffn
-for every metric and op kind at once: one numpy expression per structure, whatever the number of points.
+Vectorised: transformer layers are identical, so a structure (all choices but layers and pruning) is handed to
+its table's family as Pieces (pidse.model.pieces), and the family returns every depth's values at once. Under
+MPC a point with L layers and its k deepest FFNs pruned costs fixed + L * layer + (L - k) * ffn for every metric
+and op kind: one numpy expression per structure, whatever the number of points; CKKS chains layers per level.
+Latency is then one vectorised call of the one latency model per network.
 """
 from __future__ import annotations
 
-import dataclasses
-from dataclasses import dataclass
-
 import numpy as np
 
-from pidse.cost.mpc import load_table, resolve_network
-from pidse.model.graph import OP_KINDS
-from pidse.search.space import ContextSetting, Space, aero_label
+from pidse.cost.registry import family_of, load_table
+from pidse.cost.setting import latency_s, resolve_network
+from pidse.model.pieces import Pieces, with_depth
+from pidse.ops import OP_KINDS
+from pidse.search.pareto import break_even, pareto_mask
+from pidse.search.space import ContextSetting, Space
+from pidse.spec.archkey import arch_key
+from pidse.spec.labels import aero_label
 
 METRICS = ("params", "flops", "comm_bytes", "rounds", "compute_s")
 KIND_METRICS = ("comm_bytes", "rounds", "compute_s")
 COLUMNS = METRICS + tuple(f"{m}:{k}" for m in KIND_METRICS for k in OP_KINDS)
 INDEX = {c: i for i, c in enumerate(COLUMNS)}
-
-
-@dataclass
-class Parts:
-    fixed: np.ndarray
-    layer: np.ndarray
-    ffn: np.ndarray
-
-
-def layer_parts(spec, table) -> Parts:
-    """Price a 1-layer copy of `spec` and split its ops into fixed / layer / ffn vectors over COLUMNS."""
-    from pidse.model.estimate import estimate
-
-    one = spec.replace(model=dataclasses.replace(spec.model, layers=1),
-                       ffn=dataclasses.replace(spec.ffn, prune_last=0))
-    parts = {"fixed": np.zeros(len(COLUMNS)), "layer": np.zeros(len(COLUMNS)), "ffn": np.zeros(len(COLUMNS))}
-    # latency is recombined per network later from comm, rounds and compute: any network serves here
-    for row in estimate(one, table=table, network=resolve_network("lan")).ops:
-        part = "fixed" if row["layer"] is None else ("ffn" if ".ffn." in row["op"] else "layer")
-        vec = parts[part]
-        for m in METRICS:
-            vec[INDEX[m]] += row[m]
-        for m in KIND_METRICS:
-            vec[INDEX[f"{m}:{row['kind']}"]] += row[m]
-    return Parts(**parts)
 
 
 def evaluate(space: Space, contexts, protocols=None, networks=None, progress=None):
@@ -71,16 +48,9 @@ def evaluate(space: Space, contexts, protocols=None, networks=None, progress=Non
         skipped += n_skipped
         table = tables[protocol]
         n_s, n_d = len(structures), len(depth)
-        if getattr(table, "family", "mpc") == "ckks":  # bootstraps are placed globally: exact per depth
-            from pidse.cost.ckks.depth import he_values
-
-            values = np.concatenate([he_values(st.spec, table, depth, COLUMNS) for st in structures]
-                                    or [np.zeros((0, len(COLUMNS)))])
-        else:
-            parts = [layer_parts(st.spec, table) for st in structures]
-            fixed, layer, ffn = (np.array([getattr(p, name) for p in parts]).reshape(n_s, 1, len(COLUMNS))
-                                 for name in ("fixed", "layer", "ffn"))
-            values = (fixed + Lp[None, :, None] * layer + (Lp - kp)[None, :, None] * ffn).reshape(-1, len(COLUMNS))
+        family = family_of(table)
+        values = np.concatenate([family.depth_values(Pieces(st.spec), table, depth, COLUMNS) for st in structures]
+                                or [np.zeros((0, len(COLUMNS)))])
         sid = np.repeat(np.arange(n_s), n_d)
         columns = {"structure": sid, "layers": np.tile(Lp, n_s).astype(int),
                    "prune_last": np.tile(kp, n_s).astype(int)}
@@ -94,10 +64,11 @@ def evaluate(space: Space, contexts, protocols=None, networks=None, progress=Non
         for name in networks:
             net = resolve_network(name, table=table)
             latency = np.column_stack([
-                values[:, INDEX["compute_s"]] + 8 * values[:, INDEX["comm_bytes"]] / net.bandwidth_bps
-                + values[:, INDEX["rounds"]] * net.rtt_s,
-                values[:, by_kind["compute_s"]] + 8 * values[:, by_kind["comm_bytes"]] / net.bandwidth_bps
-                + values[:, by_kind["rounds"]] * net.rtt_s]) if len(values) else np.zeros((0, len(latency_columns)))
+                latency_s(values[:, INDEX["compute_s"]], values[:, INDEX["comm_bytes"]], values[:, INDEX["rounds"]],
+                          net.bandwidth_bps, net.rtt_s),
+                latency_s(values[:, by_kind["compute_s"]], values[:, by_kind["comm_bytes"]],
+                          values[:, by_kind["rounds"]], net.bandwidth_bps, net.rtt_s),
+            ]) if len(values) else np.zeros((0, len(latency_columns)))
             tail = pd.DataFrame({"context": np.full(len(values), T), "protocol": protocol, "label": labels})
             frame = pd.concat([ids, costs, tail, pd.DataFrame(latency, columns=latency_columns, copy=False)],
                               axis=1)
@@ -115,11 +86,6 @@ def _labels(structures, Lp, kp) -> np.ndarray:
     return np.array(names, dtype=object).reshape(len(structures), len(keys))[:, code.ravel()].ravel()
 
 
-def with_depth(spec, layers: int, prune_last: int):
-    return spec.replace(model=dataclasses.replace(spec.model, layers=int(layers)),
-                        ffn=dataclasses.replace(spec.ffn, prune_last=int(prune_last)))
-
-
 # ---- perplexities and fronts ----------------------------------------------------------------------------------
 
 def join_ppl(frame, structures, setting, runs: list[dict]):
@@ -129,8 +95,6 @@ def join_ppl(frame, structures, setting, runs: list[dict]):
     so AERO's main tables beat its smaller ablation re-runs. Only rows whose dimensions some run has are
     hashed, once per distinct (structure, layers, prune_last); the others get no key.
     """
-    from pidse.spec.archkey import arch_key
-
     runs = [r for r in runs if setting.dataset is None or r["dataset"] == setting.dataset]
     if setting.train_tokens is not None:
         runs = [r for r in runs if r["train_tokens"] in (None, setting.train_tokens)]
@@ -165,8 +129,6 @@ def join_ppl(frame, structures, setting, runs: list[dict]):
 def mark_fronts(frame, objectives=("comm_bytes", "latency_s")):
     """Per objective: `pareto_<obj>` (perplexity vs that cost, both minimised, measured points only) and
     `break_even_<obj>` for unmeasured points (the highest perplexity at which they would still join it)."""
-    from pidse.search.pareto import break_even, pareto_mask
-
     measured = frame["ppl_status"].eq("ok").to_numpy()
     for obj in objectives:
         values = frame[["ppl", obj]].to_numpy(dtype=float)

@@ -13,7 +13,9 @@ from pathlib import Path
 from typing import Any, Literal
 
 from pidse.errors import InputError
+from pidse.resources import SPECS_DIR
 from pidse.schema import describe, field_hint, from_mapping, suggest
+from pidse.spec.hf import spec_mapping_from_hf_config
 
 SPEC_VERSION = 1
 PROJECTIONS = ("q", "k", "v", "o")
@@ -288,8 +290,6 @@ def apply_overrides(data: dict, overrides) -> tuple[dict, set[str]]:
 
 def spec_path(name: str | Path) -> Path:
     """A spec path as given; a bare name that is no file (gpt2_sm_scfuffn) is the shipped spec of that name."""
-    from pidse.resources import SPECS_DIR
-
     path = Path(name)
     shipped = SPECS_DIR / f"{path.name}.yaml"
     bare = path.parent == Path(".") and path.suffix not in (".yaml", ".yml", ".json")  # tinyllama_1.1b is bare
@@ -299,8 +299,6 @@ def spec_path(name: str | Path) -> Path:
 
 
 def list_specs() -> list[str]:
-    from pidse.resources import SPECS_DIR
-
     return sorted(p.stem for p in SPECS_DIR.glob("*.yaml"))
 
 
@@ -311,8 +309,6 @@ def load_spec(path: str | Path, overrides=(), context: int | None = None) -> Spe
         raise InputError(path, None, "an existing spec file (YAML, or a HuggingFace config.json), or a shipped "
                                      "spec's name: " + ", ".join(list_specs()))
     if path.suffix == ".json":
-        from pidse.spec.hf import spec_mapping_from_hf_config
-
         data = spec_mapping_from_hf_config(read_mapping(path), str(path))
     else:
         data = resolve_extends(path)

@@ -6,6 +6,6 @@ Needs the `train` extra (`pip install -e '.[train]'`, PyTorch). Modules, one job
   data.py     the offline corpus (Python standard library source), its deterministic split, the byte tokenizer
   loop.py     the training loop: recipe, divergence detection, evaluation, the run folder and the database row
   plots.py    `pidse entropy`: head-entropy ranges, layer x head heatmaps, entropy over training, a table
-  cli.py      the `pidse train` and `pidse entropy` commands (registered by pidse/cli.py)
+  (the `pidse train` and `pidse entropy` commands are pidse/cli/train.py)
 Nothing here imports torch at import time except model.py, entropy.py and loop.py.
 """

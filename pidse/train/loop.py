@@ -27,7 +27,9 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
+from pidse import __version__
 from pidse.errors import InputError
+from pidse.spec.archkey import arch_key, describe_arch
 from pidse.spec.load import Spec
 from pidse.train.data import VOCAB_SIZE, Corpus, sample_batch, validation_blocks
 from pidse.train.entropy import EntropyRegularizer
@@ -147,9 +149,6 @@ class Divergence:
 
 def train(spec: Spec, corpus: Corpus, cfg: TrainConfig, progress=None) -> dict:
     """Train the model `spec` describes on `corpus`; returns the run record (see write_run)."""
-    from pidse import __version__
-    from pidse.spec.archkey import arch_key, describe_arch
-
     check_trainable(spec)
     device = resolve_device(cfg.device)
     if cfg.threads:

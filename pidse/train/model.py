@@ -21,6 +21,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from pidse.spec.load import Spec
+from pidse.train.entropy import attention_entropy
 
 INIT_STD = 0.02
 
@@ -79,8 +80,6 @@ class Attention(nn.Module):
                        if spec.embeddings.positions == "rotary" else None)
 
     def forward(self, x: torch.Tensor, entropy: bool = False):
-        from pidse.train.entropy import attention_entropy
-
         B, T, _ = x.shape
         H, KV, dh = self.heads, self.kv_heads, self.head_dim
         q = self.q(x).view(B, T, H, dh).transpose(1, 2)

@@ -18,6 +18,7 @@ from pathlib import Path
 import numpy as np
 
 from pidse.errors import InputError
+from pidse.report.text import grid
 
 RANGES = ("[0, max/4)", "[max/4, max/2)", "[max/2, 3max/4)", "[3max/4, max]")
 RANGE_COLORS = ("#b2182b", "#ef8a62", "#67a9cf", "#2166ac")
@@ -77,8 +78,6 @@ def summary_rows(runs: list[dict]) -> list[dict]:
 
 
 def render_table(rows: list[dict], markdown: bool = True) -> str:
-    from pidse.report.render import grid
-
     head = ["model", "status", "steps", "train loss", "eval loss", "eval ppl", *RANGES,
             "entropy/max by layer", "min head"]
     body = []

@@ -1,6 +1,6 @@
 """Time one CKKS bootstrap on this machine with desilofhe (the `he` extra), for the CPU table's bootstrap price.
 
-SEAL (pidse/engines/tenseal.py) has no bootstrapping. desilofhe's bootstrapping engine runs at N = 2^16 with
+SEAL (pidse/calibrate/engines/tenseal.py) has no bootstrapping. desilofhe's bootstrapping engine runs at N = 2^16 with
 fixed parameters. Its regular bootstrap key does not fit in 24 GB (key generation fails past ~18 GB); the small
 key (rotation keys derived on the fly from a roll key) needs ~7 GB and is the one measured here, so the time
 includes that memory saving: ~170 s on one thread of this machine, against Lattigo's published 18 s at the same N
@@ -8,6 +8,7 @@ includes that memory saving: ~170 s on one thread of this machine, against Latti
 """
 from __future__ import annotations
 
+from pidse.errors import InputError
 import math
 import platform
 import resource
@@ -19,7 +20,6 @@ def require():
     try:
         import desilofhe  # noqa: F401
     except ImportError:
-        from pidse.errors import InputError
 
         raise InputError("--bootstrap desilofhe", None, "desilofhe installed (pip install -e '.[he]')") from None
 

@@ -44,6 +44,7 @@ Where every number comes from (SPU 0.9.5; its Python link object exposes no coun
 """
 from __future__ import annotations
 
+from pidse.errors import InputError
 import re
 import statistics
 import tempfile
@@ -67,8 +68,6 @@ _LOG = {"path": None, "lock": threading.Lock()}
 
 def require(protocol: str | None = None) -> None:
     """One clear line when the extra is missing or the protocol unknown (before any work)."""
-    from pidse.errors import InputError
-
     if protocol is not None and protocol not in PROTOCOLS:
         raise InputError("--protocol", None, "an SPU protocol: " + ", ".join(PROTOCOLS), protocol)
     try:

@@ -4,7 +4,8 @@ the fit and its residuals.
 
 Per op kind, communication and wall time are fitted as non-negative combinations of per-element, per-row and
 per-matrix (per-call) terms (pidse.calibrate.fit_relative: NNLS on relative error, so small shapes count as
-much as big ones); rounds, estimated from SPU's message counts (pidse.calibrate.engines.spu), are fitted as a + b log2(cols)
+much as big ones); rounds, estimated from SPU's message counts (pidse.calibrate.engines.spu), are fitted as
+a + b log2(cols)
 for ops that reduce along rows, a constant otherwise.
 """
 from __future__ import annotations
@@ -17,7 +18,10 @@ import numpy as np
 
 from pidse.calibrate.engines import spu as S
 from pidse.calibrate.engines.spu_ops import POWER, SCALE, program, reference
-from pidse.model.graph import OP_KINDS
+from pidse.calibrate.fit import fit_relative, write_fitted
+from pidse.cost.formula import Formula
+from pidse.ops import OP_KINDS, SHAPE_KEYS, shape_values
+from pidse.report.text import csv_text, grid
 
 # Feature terms (formulas over the kind's shape symbols) for comm_bytes and compute_s.
 _MATRIX = {"linear": ["m*k", "k*n", "m*n", "1"], "lm_head": ["m*k", "k*n", "m*n", "1"],
@@ -64,20 +68,14 @@ SHAPES = {
 
 
 def shape_dict(kind: str, dims: tuple) -> dict:
-    from pidse.model.graph import SHAPE_KEYS
-
     return dict(zip(SHAPE_KEYS[kind], dims))
 
 
 def _values(kind: str, shape: dict) -> dict:
-    from pidse.cost.mpc import shape_values
-
     return shape_values(kind, shape)
 
 
 def _eval(text: str, values: dict) -> float:
-    from pidse.cost.formula import Formula
-
     f = Formula(text)
     return float(f(**{s: values[s] for s in f.symbols}))
 
@@ -97,7 +95,6 @@ def measure_op(session: S.Session, kind: str, shape: dict, repeats: int = 3, see
     for (_, value, owner), name in zip(prog.inputs, names):
         session.put(name, value, owner)
     executable = session.compile(prog.fn, [a for _, a, _ in prog.inputs], names, [f"{kind}.out"])
-    from pidse.cost.mpc import shape_values
 
     min_elements = 0 if kind in HE_KINDS else MIN_ELEMENTS.get(session.protocol, 0)
     result = session.measure(executable, repeats, MIN_BYTES.get(session.protocol, 0), min_elements,
@@ -109,8 +106,6 @@ def measure_op(session: S.Session, kind: str, shape: dict, repeats: int = 3, see
 
 
 def _fit(kind: str, rows: list, target: str, feats: list[str]) -> tuple[dict, list]:
-    from pidse.calibrate.fit import fit_relative
-
     values = [_values(kind, r["shape"]) for r in rows]
     y = np.array([float(r[target]) for r in rows])
     if not y.any():
@@ -279,24 +274,19 @@ def stability(a: dict, b: dict, threshold_pct: float = 5.0, material: float = 0.
 
 
 def write(table: dict, path) -> None:
-    """Write atomically through pidse.calibrate.write_table."""
-    from pidse.calibrate.fit import Fit, write_table
-
-    write_table(Fit({}, None, None, table["fit"]["measurements"], table, []), path)
+    """Write the table atomically, its header naming the measurements it was fitted to."""
+    write_fitted(table, path, len(table["fit"]["measurements"]))
 
 
 def summary(table: dict, fmt: str = "table") -> str:
     """Per op kind: shapes measured, the fitted bytes formula and its worst residual."""
     import json
 
-    from pidse.report.render import grid
-
     fit = table["fit"]
     if fmt == "json":
         return json.dumps({"table": table["name"], "coefficients": fit["coefficients"],
                            "measurements": fit["measurements"]}, indent=2)
     if fmt == "csv":
-        from pidse.report.render import csv_text
 
         keys = ["kind", "shape", "comm_bytes", "comm_bytes_fit", "comm_error_pct", "rounds", "rounds_fit", "wall_s",
                 "weight_share_bytes", "setup_bytes", "max_abs_error"]

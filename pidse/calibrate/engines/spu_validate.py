@@ -18,7 +18,12 @@ import numpy as np
 
 from pidse.calibrate.engines import spu as S
 from pidse.calibrate.engines import spu_ops as ops
+from pidse.cost.registry import load_table, table_path
+from pidse.cost.setting import resolve_network
 from pidse.errors import InputError
+from pidse.model.estimate import estimate
+from pidse.model.graph import build_graph
+from pidse.report.text import grid
 
 
 @dataclass
@@ -38,8 +43,6 @@ class Model:
 
 def build_model(spec, seed: int = 0) -> Model:
     """The prefill forward of `spec` as Steps mirroring pidse.model.graph (checked node for node)."""
-    from pidse.model.graph import build_graph
-
     if spec.inference.generate != 1:
         raise InputError(spec.source, "inference.generate", "1 for `pidse validate` (it runs the prefill and the "
                          "head; decode steps are not built)", spec.inference.generate)
@@ -237,11 +240,6 @@ class Validation:
 
 def validate(spec, protocol: str, table_name: str | None = None, repeats: int = 2, seed: int = 0,
              session: S.Session | None = None) -> Validation:
-    from pidse.cost.mpc import load_table, resolve_network
-    from pidse.model.estimate import estimate
-
-    from pidse.cost.mpc import table_path
-
     if table_name is None and not table_path(f"spu-{protocol}").is_file():
         raise InputError("--table", None, f"a table: cost_tables/spu-{protocol}.yaml is missing (make it with "
                          f"`pidse calibrate --engine spu --protocol {protocol}`)")
@@ -284,8 +282,6 @@ def validate(spec, protocol: str, table_name: str | None = None, repeats: int = 
 
 def render(v: Validation, fmt: str = "table") -> str:
     import json
-
-    from pidse.report.render import grid
 
     if fmt == "json":
         return json.dumps({**v.__dict__, "error_pct": v.error_pct}, indent=2)

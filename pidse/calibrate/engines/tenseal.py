@@ -5,7 +5,7 @@ Per ring dimension N (2^13, 2^14, 2^15; 128-bit security chains of 60-bit outer 
 primitive is timed at the top level (fresh) and at the bottom (the lowest level it can run at); the table keeps
 medians, and every raw timing, repeat count and library version under `measurements`. The table's own
 parameters are the largest N measured. SEAL has no bootstrapping: its cost comes from the template (a published
-anchor, graded there), or with bootstrap="desilofhe" from one timed here (pidse/engines/desilo.py). Keys: only
+anchor, graded there), or with bootstrap="desilofhe" from one timed here (pidse/calibrate/engines/desilo.py). Keys: only
 the rotation keys timed (one step) are made, keeping memory near 1 GB at 2^15.
 """
 from __future__ import annotations
@@ -16,7 +16,13 @@ import platform
 import statistics
 import time
 
+from pidse.calibrate.ckks import write_table
+from pidse.calibrate.engines import desilo  # desilofhe itself is imported inside it, only when asked for
+from pidse.errors import InputError
+from pidse.files import check_target
+from pidse.report.text import grid
 from pidse.resources import TABLES_DIR
+from pidse.spec.load import read_mapping
 
 TEMPLATE = TABLES_DIR / "templates" / "ckks-tenseal-cpu.yaml"
 CHAINS = {8192: [60, 40, 40, 60], 16384: [60] + [40] * 7 + [60], 32768: [60] + [40] * 18 + [60]}
@@ -28,8 +34,6 @@ def require():
     try:
         import tenseal  # noqa: F401
     except ImportError:
-        from pidse.errors import InputError
-
         raise InputError("--engine tenseal", None, "TenSEAL installed (pip install -e '.[he]')") from None
 
 
@@ -137,8 +141,6 @@ def versions() -> dict:
 
 def table_from(measured: dict, repeats: int) -> dict:
     """The template with the largest N's medians as level-dependent primitive seconds."""
-    from pidse.spec.load import read_mapping
-
     table = copy.deepcopy(read_mapping(TEMPLATE))
     n = max(measured)
     m = measured[n]
@@ -160,8 +162,6 @@ def table_from(measured: dict, repeats: int) -> dict:
 
 
 def summary(measured: dict) -> str:
-    from pidse.report.render import grid
-
     header = ["N", "level"] + list(TIMED)
     body = [[str(n), f"{where} ({m[where]['add']['level']})"] + [f"{m[where][p]['median_s'] * 1e3:.3f} ms"
                                                                for p in TIMED]
@@ -174,18 +174,14 @@ BOOTSTRAP_SOURCES = ("anchor", "desilofhe")
 
 def calibrate(out, shapes: str = "full", repeats: int = 5, bootstrap: str = "anchor") -> str:
     """Measure, write the table to `out`, return the timing summary. bootstrap: `anchor` keeps the template's
-    published price; `desilofhe` times one bootstrap here (pidse/engines/desilo.py: ~3 min, ~7 GB)."""
-    from pidse.errors import InputError
-    from pidse.calibrate.ckks import write_table
-
+    published price; `desilofhe` times one bootstrap here (pidse/calibrate/engines/desilo.py: ~3 min, ~7 GB)."""
     require()
     if shapes not in RING_DIMS:
         raise InputError("--shapes", None, "one of " + ", ".join(RING_DIMS), shapes)
     if bootstrap not in BOOTSTRAP_SOURCES:
         raise InputError("--bootstrap", None, "one of " + ", ".join(BOOTSTRAP_SOURCES), bootstrap)
+    check_target(out)  # before minutes of timing, not after
     if bootstrap == "desilofhe":
-        from pidse.calibrate.engines import desilo
-
         desilo.require()
     measured = measure(RING_DIMS[shapes], repeats)
     table = table_from(measured, repeats)

@@ -7,46 +7,41 @@ past a layer's last op, a residual add with two inputs), so a layer is a transit
     level in -> (its costs, level out)
 priced once per (entry level, FFN kept or pruned) on a 1-layer graph, and a point with L layers, the k deepest
 FFNs pruned, is the embedding, then L transitions chained from the fresh level, then the head priced at the
-last level: exactly the full walk (tests/test_he.py checks it against full estimates).
+last level: exactly the full walk (tests/test_he.py checks it against full estimates). `pieces`
+(pidse.model.pieces) builds the 1-layer graphs and, for generations, each depth's whole graph; nothing here
+builds graphs itself.
 """
 from __future__ import annotations
 
-import dataclasses
-
 import numpy as np
+
+from pidse.cost.ckks.ops import ct
+from pidse.cost.ckks.price import price_he
+from pidse.cost.family import accumulate
+from pidse.cost.setting import Network, Setting
+
+ANY = Setting(Network("any", 1.0, 0.0))  # primitive prices do not depend on the network; the sweep redoes latency
 
 
 def _vector(rows: list[dict], columns: tuple, index: dict) -> np.ndarray:
     vec = np.zeros(len(columns))
     for r in rows:
-        for m in ("params", "flops", "comm_bytes", "rounds", "compute_s"):
-            if m in index:
-                vec[index[m]] += r[m]
-        for m in ("comm_bytes", "rounds", "compute_s"):
-            key = f"{m}:{r['kind']}"
-            if key in index:
-                vec[index[key]] += r[m]
+        accumulate(vec, r, index)
     return vec
 
 
 class Transitions:
     """One structure's embedding, layer transitions and head, priced lazily per entry level."""
 
-    def __init__(self, spec, table, network, columns: tuple):
-        from pidse.model.estimate import estimate
-        from pidse.cost.ckks.price import price_he
-
-        self.table, self.network, self.columns = table, network, columns
+    def __init__(self, pieces, table, columns: tuple):
+        self.table, self.columns = table, columns
         self.index = {c: i for i, c in enumerate(columns)}
-        self.price = price_he
         self.parts = {}
         for pruned in (0, 1):
-            one = spec.replace(model=dataclasses.replace(spec.model, layers=1),
-                               ffn=dataclasses.replace(spec.ffn, prune_last=pruned))
-            est = estimate(one, table=table, network=network)
-            self.parts[pruned] = est
-        est = self.parts[0]
-        rows = est.ops
+            rows, edges = pieces.one(pruned=bool(pruned))
+            price_he(rows, edges, table, ANY)
+            self.parts[pruned] = (rows, edges)
+        rows = self.parts[0][0]
         first = next(i for i, r in enumerate(rows) if r["layer"] is not None)
         self.embed = _vector(rows[:first], columns, self.index)
         self.fresh_out = rows[first - 1]["level_out"]
@@ -55,34 +50,32 @@ class Transitions:
 
     def _walk(self, rows, edges, inputs):
         rows = [dict(r) for r in rows]
-        self.price(rows, edges, self.table, self.network, inputs=inputs)
+        price_he(rows, edges, self.table, ANY, inputs=inputs)
         return rows
 
     def layer(self, level: float, pruned: bool):
         """(cost vector, exit level, exit ciphertexts) of one layer entered at `level`."""
         key = ("layer", level, pruned)
         if key not in self.memo:
-            est = self.parts[int(pruned)]
-            rows = [r for r in est.ops if r["layer"] is not None]
-            cts = self._cts(est)
-            done = self._walk(rows, est.edges, {self.stack_in: (cts, level)})
+            all_rows, edges = self.parts[int(pruned)]
+            rows = [r for r in all_rows if r["layer"] is not None]
+            cts = self._cts(all_rows)
+            done = self._walk(rows, edges, {self.stack_in: (cts, level)})
             self.memo[key] = (_vector(done, self.columns, self.index), done[-1]["level_out"], cts)
         return self.memo[key]
 
     def head(self, level: float):
         key = ("head", level)
         if key not in self.memo:
-            est = self.parts[0]
-            last = [r for r in est.ops if r["layer"] is not None][-1]["op"]
-            rows = [r for r in est.ops if r["layer"] is None and r["block"] == "head"]
-            done = self._walk(rows, est.edges, {last: (self._cts(est), level)})
+            all_rows, edges = self.parts[0]
+            last = [r for r in all_rows if r["layer"] is not None][-1]["op"]
+            rows = [r for r in all_rows if r["layer"] is None and r["block"] == "head"]
+            done = self._walk(rows, edges, {last: (self._cts(all_rows), level)})
             self.memo[key] = _vector(done, self.columns, self.index)
         return self.memo[key]
 
-    def _cts(self, est) -> int:
-        from pidse.cost.ckks.ops import ct
-
-        row = next(r for r in est.ops if r["kind"] == "embedding")
+    def _cts(self, rows) -> int:
+        row = next(r for r in rows if r["kind"] == "embedding")
         return ct(row["shape"]["tokens"] * row["shape"]["dim"], self.table.slots)
 
     def point(self, layers: int, prune_last: int) -> np.ndarray:
@@ -93,16 +86,15 @@ class Transitions:
         return vec + self.head(level)
 
 
-def he_values(spec, table, depth: list, columns: tuple) -> np.ndarray:
+def depth_values(pieces, table, depth: list, columns: tuple) -> np.ndarray:
     """Rows of `columns` for every (layers, prune_last) in `depth`, under CKKS table `table`."""
-    from pidse.cost.mpc import resolve_network
-
-    net = table.network or resolve_network("lan")  # prices do not depend on the network; latency is redone
-    if spec.inference.generate > 1:  # decode steps repeat the layers: price every depth in full
-        from pidse.model.estimate import estimate
-        from pidse.search.sweep import with_depth
-
-        return np.array([_vector(estimate(with_depth(spec, L, k), table=table, network=net).ops, columns,
-                                 {c: i for i, c in enumerate(columns)}) for L, k in depth])
-    tr = Transitions(spec, table, net, columns)
+    if pieces.generate > 1:  # decode steps repeat the layers: price every depth in full
+        index = {c: i for i, c in enumerate(columns)}
+        out = []
+        for L, k in depth:
+            rows, edges = pieces.full(L, k)
+            price_he(rows, edges, table, ANY)
+            out.append(_vector(rows, columns, index))
+        return np.array(out)
+    tr = Transitions(pieces, table, columns)
     return np.array([tr.point(int(L), int(k)) for L, k in depth]).reshape(len(depth), len(columns))

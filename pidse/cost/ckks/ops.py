@@ -9,7 +9,7 @@ ceil(elements / slots) ciphertexts, a token's features contiguous. Attention sco
                  ciphertexts; slots beyond batch*rows stay empty
 An op is a short chain (sometimes a small DAG) of Steps; a step names its inputs ("in0", "in1": the op's
 ciphertext inputs in graph order, or an earlier step), the levels it consumes and its counts per ciphertext
-set. pidse/he_walk.py walks the steps of the whole graph and places the bootstraps; nothing here knows levels.
+set. walk.py beside this file walks the steps of the whole graph and places the bootstraps; nothing here knows levels.
 Embedding lookup and argmax run on the client (it embeds its tokens and decrypts the logits), as in NEXUS,
 THOR and the Power-Softmax encrypted runs: no server steps.
 """

@@ -11,14 +11,15 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from pidse.errors import InputError
 from pidse.cost.ckks.ops import ct, expand
 from pidse.cost.ckks.table import PRIMITIVES
 from pidse.cost.ckks.walk import Walk
+from pidse.cost.family import GRADES, Priced
+from pidse.errors import InputError
+from pidse.ops import shape_values
 
 HE_COLUMNS = ("levels", "bootstraps") + tuple(f"n_{p}" for p in PRIMITIVES[:-1]) \
     + tuple(f"{p}_s" for p in PRIMITIVES)
-GRADE_ORDER = ("measured", "published", "derived", "estimate")  # best first: a row is as good as its worst
 
 
 @dataclass
@@ -39,7 +40,7 @@ class HeResult:
         return out
 
 
-def price_he(rows: list[dict], edges: list, table, network, allow_missing: bool = False,
+def price_he(rows: list[dict], edges: list, table, setting, allow_missing: bool = False,
              inputs: dict | None = None) -> HeResult:
     """Add cost and HE columns to each op row, in place (`edges`: the graph's (source, target) pairs, inputs
     in order). `inputs` ({op: (ciphertexts, level)}) stands in for ops outside `rows`: the sweep walks one
@@ -99,7 +100,7 @@ def price_he(rows: list[dict], edges: list, table, network, allow_missing: bool 
         if compute is None and kind not in uncosted:
             uncosted.append(kind)
         row.update(comm_bytes=comm, rounds=rounds, compute_s=compute,
-                   latency_s=None if compute is None else network.latency_s(comm, rounds, compute),
+                   latency_s=None if compute is None else setting.latency_s(comm, rounds, compute),
                    source=f"{name}#primitives" + (f",ops.{kind}" if kind in table.ops else ""),
                    grade=_grade(table, acc))
         if compute is None:
@@ -134,7 +135,7 @@ def _seconds(table, prim: str, level: float, op: str, n: float, allow_missing: b
 def _grade(table, acc: dict) -> str | None:
     used = [table.primitives[p].grade for p in PRIMITIVES
             if p in table.primitives and (acc["bootstraps"] if p == "bootstrap" else acc[f"n_{p}"])]
-    return max(used, key=GRADE_ORDER.index) if used else None
+    return max(used, key=GRADES.index) if used else None
 
 
 def _critical_depths(walk: Walk) -> dict:
@@ -207,6 +208,10 @@ def op_alone(kind: str, shape: dict, attrs: dict, table, level: int) -> dict:
 
 
 def _input_cts(kind: str, shape: dict, table) -> int:
-    from pidse.cost.mpc import shape_values
-
     return ct(shape_values(kind, shape)["elements"], table.slots)
+
+
+def price(rows: list[dict], edges: list, table, setting, allow_missing: bool = False) -> Priced:
+    """The family's pricing: the whole graph's walk, its bootstraps and breakdowns kept as the details."""
+    he = price_he(rows, edges, table, setting, allow_missing)
+    return Priced(he.uncosted, he)

@@ -7,13 +7,16 @@ A CKKS table replaces the MPC table's per-op formulas by three parts (see cost_t
               measured at a few levels, linear in between), each with source and grade;
               `unknown: why` where the table cannot price one (an estimate that needs it is then an error)
   ops         algorithm choices per op kind (softmax method, polynomial degrees, iteration counts), with sources
-How an op turns into primitive counts is pidse/he_ops.py; where bootstraps go is pidse/he_walk.py.
+How an op turns into primitive counts is ops.py beside this file; where bootstraps go is walk.py.
 """
 from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from pidse.cost.family import GRADES
+from pidse.cost.setting import table_network
 from pidse.errors import InputError
+from pidse.schema import reject_unknown, split_unknown, suggest
 
 PRIMITIVES = ("encode", "pmul", "cmul", "rot", "rescale", "add", "bootstrap")
 PRIMITIVE_NAMES = {"encode": "encode (plaintext)", "pmul": "plaintext x ciphertext multiply",
@@ -79,12 +82,6 @@ class CkksTable:
     def slots(self) -> int:
         return self.params["slots"]
 
-    def entry(self, kind: str, op: str = ""):
-        """Closed forms (pidse formula, scaling) need per-op formulas; CKKS costs come from a walk instead."""
-        raise InputError(self.path, "family", "an MPC cost table with per-op formulas: a CKKS table's costs "
-                         "come from a depth walk over the whole graph, not closed forms (use pidse estimate or "
-                         "pidse sweep)", "ckks")
-
     def setting(self, kind: str, key: str, default=None):
         """An op's setting; `softmax.<method>.<key>` for the softmax variants (kind "nexus" or "cho")."""
         where = self.ops.get("softmax", {}).get(kind, {}) if kind in ("nexus", "cho") else self.ops.get(kind, {})
@@ -106,10 +103,7 @@ class CkksTable:
 
 
 def load_ckks(src: str, data: dict) -> CkksTable:
-    """Validate a `family: ckks` table already read from `src` (see load_table in pidse/costs.py)."""
-    from pidse.cost.mpc import GRADES, load_networks, resolve_network
-    from pidse.schema import reject_unknown, split_unknown, suggest
-
+    """Validate a `family: ckks` table already read from `src` (see load_table in pidse/cost/registry.py)."""
     reject_unknown(data, TOP_KEYS, src, "CKKS-table key")
     for key in ("name", "params", "primitives", "ops"):
         if key not in data:
@@ -152,18 +146,12 @@ def load_ckks(src: str, data: dict) -> CkksTable:
     for key in ("switching_key_bytes", "rotation_keys", "bootstrap_key_bytes"):
         if keys.get(key) is not None:
             keys[key] = _number(keys[key], src, f"keys.{key}", "a number >= 0")
-    network = data.get("network")
-    if network is not None:
-        if network not in load_networks():
-            raise InputError(src, "network", "a network preset (" + ", ".join(load_networks()) + ")", network)
-        network = resolve_network(network)
+    network = table_network(src, data.get("network"), presets_only=True)
     return CkksTable(data["name"], data.get("description", ""), data.get("scheme", "CKKS"), network,
                      {k: params[k] for k in PARAM_KEYS}, primitives, ops, keys, src, data, unknown=unknown)
 
 
 def _settings(src: str, where: str, spec, allowed: set, kind: str) -> None:
-    from pidse.schema import suggest
-
     if not isinstance(spec, dict):
         raise InputError(src, where, "a mapping of settings", spec)
     allowed = allowed | {"source"}

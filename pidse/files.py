@@ -1,0 +1,45 @@
+"""Writing pidse's output files: one atomic writer and one YAML style.
+
+write_text_atomic writes a temporary file in the target's folder and renames it over the target (os.replace),
+so a crash or a full disk never leaves half a file where a cost table was. dump_yaml is the style of every
+table pidse writes (keys in insertion order, lines up to 110 characters, Unicode kept), so a table regenerates
+byte for byte.
+"""
+from __future__ import annotations
+
+import os
+import tempfile
+from pathlib import Path
+
+import yaml
+
+from pidse.errors import InputError
+
+
+def dump_yaml(data) -> str:
+    """`data` as YAML text in pidse's table style."""
+    return yaml.safe_dump(data, sort_keys=False, width=110, allow_unicode=True)
+
+
+def check_target(path) -> Path:
+    """`path` as a Path, if a file can be written there: its folder exists and it is not a folder itself (check
+    before minutes of measuring, not after)."""
+    path = Path(path)
+    if not path.parent.is_dir():
+        raise InputError(path, None, "an existing folder", str(path.parent))
+    if path.is_dir():
+        raise InputError(path, None, "a file to write, not a folder")
+    return path
+
+
+def write_text_atomic(path, text: str) -> None:
+    """Write `text` to `path` atomically: a temporary file beside it, then os.replace. The folder must exist."""
+    path = check_target(path)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as fh:
+            fh.write(text)
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise

@@ -1,0 +1,74 @@
+"""The op vocabulary graphs and cost tables share: op kinds, the shape symbols each is described by, and the
+values a cost formula may use for one op (its shape, `elements`, a softmax's `kept`, a Power-Softmax's `power`).
+
+It sits below both the graph builder (pidse.model) and the protocol families (pidse.cost), which meet only here.
+"""
+from __future__ import annotations
+
+# kind -> the shape symbols it is described by.
+SHAPE_KEYS = {
+    "embedding": ("tokens", "vocab", "dim"),  # lookup of private token ids in a V x d table
+    "linear": ("m", "k", "n"),  # secret activations (m x k) times server-held plaintext weights (k x n)
+    "lm_head": ("m", "k", "n"),  # the vocabulary projection, a linear layer with n = V
+    "matmul": ("batch", "m", "k", "n"),  # secret x secret: QK^T and A.V, batch = query heads
+    "softmax": ("batch", "rows", "cols"),
+    "power_softmax": ("batch", "rows", "cols"),
+    "layernorm": ("rows", "cols"),
+    "rmsnorm": ("rows", "cols"),
+    "gelu": ("rows", "cols"),
+    "relu": ("rows", "cols"),
+    "silu": ("rows", "cols"),
+    "mul": ("rows", "cols"),  # secret x secret elementwise product (gated FFN)
+    "add": ("rows", "cols"),  # residual or position add
+    "scale": ("rows", "cols"),  # multiply by public constants (1/sqrt(d_k), temperature, ScFFN alpha/beta)
+    "rope": ("rows", "cols"),  # rotary position embedding: multiply by public cos/sin
+    "argmax": ("rows", "cols"),  # choose the emitted token
+}
+OP_KINDS = tuple(SHAPE_KEYS)
+BLOCKS = ("embedding", "attention", "ffn", "norm", "head")
+NORM_KINDS = ("layernorm", "rmsnorm")
+# Where an op sits for depth-vectorised pricing: a model of L layers with its k deepest FFNs pruned runs the
+# `fixed` ops once, the `layer` ops L times and the `ffn` ops L - k times.
+PARTS = ("fixed", "layer", "ffn")
+SCORE_KINDS = ("softmax", "power_softmax")
+
+
+def part_count(part: str, layers, prune_last):
+    """How many times a model of `layers` layers, its `prune_last` deepest FFNs pruned, runs an op of `part`
+    (numbers, numpy arrays and sympy symbols alike)."""
+    return {"fixed": 1, "layer": layers, "ffn": layers - prune_last}[part]
+
+
+def formula_symbols(kind: str) -> set:
+    """The size symbols a cost formula for `kind` may use (a table's constants come on top)."""
+    extra = {"kept", "power"} if kind == "power_softmax" else {"kept"} if kind in SCORE_KINDS else set()
+    return set(SHAPE_KEYS[kind]) | {"elements"} | extra
+
+
+def causal_kept(rows, cols):
+    """Scores a causal mask keeps when the rows are the last `rows` of `cols` positions (query i of them sees
+    cols - rows + i + 1 keys): rows * cols - rows (rows - 1) / 2; exact for ints and sympy symbols alike."""
+    pairs = rows * (rows - 1)
+    return rows * cols - (pairs // 2 if isinstance(pairs, int) else pairs / 2)
+
+
+def shape_values(kind: str, shape: dict, attrs: dict | None = None) -> dict:
+    """The symbols a formula may use for one op: its shape plus `elements` (the output elements) and, for a
+    softmax, `kept` (the score elements its mask keeps: all of them unless the op is causal); a Power-Softmax
+    adds its exponent `power`."""
+    if kind in ("linear", "lm_head"):
+        elements = shape["m"] * shape["n"]
+    elif kind == "matmul":
+        elements = shape["batch"] * shape["m"] * shape["n"]
+    elif kind == "embedding":
+        elements = shape["tokens"] * shape["dim"]
+    else:
+        elements = shape.get("batch", 1) * shape["rows"] * shape["cols"]
+    if kind in SCORE_KINDS:
+        causal = (attrs or {}).get("causal", False)
+        kept = shape["batch"] * causal_kept(shape["rows"], shape["cols"]) if causal else elements
+        values = {**shape, "elements": elements, "kept": kept}
+        if kind == "power_softmax" and "power" in (attrs or {}):
+            values["power"] = attrs["power"]
+        return values
+    return {**shape, "elements": elements}
