@@ -76,6 +76,13 @@ def estimate(
                                               help="Bandwidth in bits/s, overriding the network's."),
     rtt: Optional[float] = typer.Option(None, "--rtt", metavar="SECONDS", help="Round-trip time in seconds, "
                                         "overriding the network's."),
+    hardware: Optional[str] = typer.Option(None, "--hardware", metavar="NAME",
+                                           help="Price compute on this machine instead of the table's own: a "
+                                                "preset (pidse list hardware) or this-machine. Re-priced by "
+                                                "relative throughput (threads x GHz; GPU TFLOP/s)."),
+    phase: Optional[str] = typer.Option(None, "--phase", metavar="PHASE",
+                                        help="online, offline (a dealer's keys, preprocessing) or total, as far "
+                                             "as the table separates them. Default: its paper's convention."),
     baseline: Optional[Path] = typer.Option(None, "--baseline", metavar="SPEC",
                                             help="Report savings against this spec (same context, --set, "
                                                  "table and network)."),
@@ -97,11 +104,11 @@ def estimate(
     from pidse.report.render import render
     from pidse.spec.load import load_spec
 
-    if protocol is None and (network or bandwidth or rtt or baseline or allow_missing):
-        raise InputError("--network/--bandwidth/--rtt/--baseline/--allow-missing", None,
+    if protocol is None and (network or bandwidth or rtt or baseline or allow_missing or hardware or phase):
+        raise InputError("--network/--bandwidth/--rtt/--hardware/--phase/--baseline/--allow-missing", None,
                          "--protocol TABLE as well: they only apply to priced estimates")
     table = load_table(protocol) if protocol else None
-    setting = resolve_setting(table, network, bandwidth, rtt) if table else None
+    setting = resolve_setting(table, network, bandwidth, rtt, hardware, phase) if table else None
     price = dict(convention=convention.value, table=table, setting=setting, allow_missing=allow_missing)
     result = run_estimate(load_spec(spec, set_, context), **price)
     base = run_estimate(load_spec(baseline, set_, context), **price) if baseline else None
@@ -162,11 +169,17 @@ def calibrate(
 @app.command()
 @user_errors
 def validate(
-    spec: Path = typer.Argument(..., metavar="SPEC", help="Architecture spec (keep it small: SPU runs it).",
-                                show_default=False),
+    spec: Optional[Path] = typer.Argument(None, metavar="SPEC | [FILE]", show_default=False,
+                                          help="Architecture spec (keep it small: SPU runs it); with --published, "
+                                               "a CSV of published measurements (default: the shipped one)."),
+    published: bool = typer.Option(False, "--published", help="Price every row of a published-measurements CSV "
+                                   "with the table that models its system, and write validation.md and "
+                                   "validation.png to --out."),
+    out: Path = typer.Option(Path("reports"), "--out", "-o", metavar="DIR", help="--published: the folder for "
+                             "validation.md and validation.png."),
     engine: str = typer.Option("spu", "--engine", metavar="NAME", help="The engine that runs the model: spu."),
-    protocol: str = typer.Option(..., "--protocol", "-p", metavar="NAME", help="spu: cheetah, semi2k or aby3.",
-                                 show_default=False),
+    protocol: Optional[str] = typer.Option(None, "--protocol", "-p", metavar="NAME", show_default=False,
+                                           help="spu: cheetah, semi2k or aby3."),
     table: Optional[str] = typer.Option(None, "--table", metavar="TABLE", help="Cost table to check (default "
                                         "spu-<protocol>)."),
     context: Optional[int] = typer.Option(None, "--context", "-T", metavar="T", help="Prompt tokens T."),
@@ -177,11 +190,20 @@ def validate(
     """Run a whole small transformer under a real engine and compare the bytes it measures with pidse's
     prediction, per op kind and in total (one-time setup and weight sharing reported apart).
 
+    With --published: price every published measurement (per op and whole model) at its paper's setting and
+    write a report of predicted against published (whole-model rows are compared, never fitted).
+
     Example: pidse validate arch_specs/gpt2_sm_ln_g.yaml -p semi2k --set model.layers=2 --set model.d_model=64
     --set model.heads=2 --set model.d_ff=256 --set model.vocab_size=512 -T 16
+
+    Example: pidse validate --published
     """
     from pidse.spec.load import load_spec
 
+    if published:
+        return _validate_published(spec, out)
+    if spec is None or protocol is None:
+        raise InputError("pidse validate", None, "SPEC and --protocol NAME, or --published [FILE]")
     if engine != "spu":
         raise InputError("--engine", None, "an engine name: spu", engine)
     from pidse.calibrate.engines import spu
@@ -192,6 +214,23 @@ def validate(
 
     result = spu_validate.validate(loaded, protocol, table, repeats)
     typer.echo(spu_validate.render(result, "json" if fmt == Format.json else fmt.value).rstrip("\n"))
+
+
+def _validate_published(data: Optional[Path], out: Path) -> None:
+    from pidse.calibrate.published import compare
+    from pidse.files import write_text_atomic
+    from pidse.report import validation
+
+    rows = compare(data)
+    out.mkdir(parents=True, exist_ok=True)
+    command = "pidse validate --published" + (f" {data}" if data else "") + \
+        (f" --out {out}" if out != Path("reports") else "")
+    validation.plot(rows, out / "validation.png")
+    write_text_atomic(out / "validation.md", validation.markdown(rows, command, "validation.png"))
+    judged = validation.verdicts(rows)
+    typer.echo(validation.grid(*validation.summary_grid(judged, "table"), markdown=False))
+    typer.echo(f"wrote {out / 'validation.md'} and {out / 'validation.png'} ({len(rows)} rows, "
+               f"{len(rows) - len(judged)} not expressible)", err=True)
 
 
 @app.command()
@@ -347,6 +386,29 @@ def scaling(
     if plot:
         scaling_output.plot(loaded, rows, crossings, plot, table, net)
         typer.echo(f"wrote {plot}", err=True)
+
+
+class ListWhat(str, Enum):
+    specs = "specs"
+    tables = "tables"
+    networks = "networks"
+    hardware = "hardware"
+
+
+@app.command("list")
+@user_errors
+def list_(
+    what: ListWhat = typer.Argument(..., help="specs, tables, networks or hardware."),
+    fmt: Format = typer.Option(Format.table, "--format", "-f", help="Output format."),
+):
+    """List what pidse ships: architecture specs, cost tables (family, system, hardware, network, phases),
+    network presets and hardware presets.
+
+    Example: pidse list tables
+    """
+    from pidse.report.listing import render as render_list
+
+    typer.echo(render_list(what.value, fmt.value).rstrip("\n"))
 
 
 from pidse.cli.ppl import app as ppl_app  # noqa: E402  (sub-apps mount after the main app exists)

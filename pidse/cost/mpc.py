@@ -3,7 +3,11 @@
   rounds      sequential round trips the op adds
   compute_s   local computation time
 each with `source` and `grade` (measured | published | derived | estimate). A kind the table declares
-`unknown` or does not list is an error when a graph uses it; it is never priced as zero.
+`unknown` or does not list is an error when a graph uses it; it is never priced as zero. With `offline: per_op`
+every op also has an `offline:` mapping of the same three formulas (a dealer's keys, preprocessing).
+A table names the system it models (`system`, `matches`: regexes on published measurements' system names), the
+machine its compute_s was measured on (`hardware`), its default network, its phases (`offline`) and how its paper
+printed communication (`units`).
 
 Ops are independent of one another, so a model of L identical layers costs fixed + L x layer + (L - k) x ffn
 (k FFNs pruned): the sweep prices one layer per structure, and the formulas have sympy closed forms.
@@ -15,22 +19,25 @@ from pathlib import Path
 
 from pidse.cost.family import GRADES, Family, Priced, accumulate
 from pidse.cost.formula import Formula, FormulaError
-from pidse.cost.setting import Network, Setting, table_network
+from pidse.cost.setting import (Network, Setting, table_hardware, table_matches, table_network, table_offline,
+                                table_units)
 from pidse.errors import InputError
 from pidse.ops import OP_KINDS, PARTS, formula_symbols, part_count, shape_values
 from pidse.schema import reject_unknown, split_unknown
 
 METRICS = ("comm_bytes", "rounds", "compute_s")
 TOP_KEYS = {"version", "family", "name", "description", "parties", "protocol", "ring_bits", "fraction_bits",
-            "network", "communication", "rounds_note", "online_only", "constants", "ops", "fit", "notes", "anchors"}
+            "network", "communication", "rounds_note", "online_only", "constants", "ops", "fit", "notes", "anchors",
+            "system", "matches", "hardware", "offline", "default_phase", "units"}
 
 
 @dataclass(frozen=True)
 class CostEntry:
     kind: str
-    formulas: dict  # metric -> Formula
+    formulas: dict  # metric -> Formula (the online phase, or everything where the table does not split phases)
     source: str
     grade: str
+    offline: dict | None = None  # metric -> Formula for the offline phase (tables with `offline: per_op`)
 
 
 @dataclass(frozen=True)
@@ -48,6 +55,13 @@ class CostTable:
     path: str = ""
     raw: dict = field(default_factory=dict, repr=False)
     family: str = "mpc"
+    system: str = ""  # the published system the table models
+    matches: tuple = ()  # regexes on published measurements' `system` column
+    hardware: object = None  # Hardware compute_s was measured on, or None where the table does not say
+    offline: str = "unknown"  # none | included | per_op | unknown (pidse/cost/setting.py)
+    offline_note: str = ""
+    default_phase: str | None = None
+    units: dict = field(default_factory=lambda: {"comm": "GB", "scope": "total"})
 
     def entry(self, kind: str, op: str = "") -> CostEntry:
         if kind in self.entries:
@@ -67,19 +81,50 @@ def load(src: str, data: dict) -> CostTable:
     constants = data.get("constants") or {}
     if not all(isinstance(v, (int, float)) and not isinstance(v, bool) for v in constants.values()):
         raise InputError(src, "constants", "a mapping of names to numbers")
+    offline, offline_note = table_offline(src, data.get("offline"))
     known, unknown = split_unknown(data["ops"], OP_KINDS, src, "ops", "an op kind")
-    entries = {kind: _entry(src, kind, spec, constants) for kind, spec in known.items()}
+    entries = {kind: _entry(src, kind, spec, constants, offline == "per_op") for kind, spec in known.items()}
     return CostTable(data["name"], data.get("description", ""), data["parties"], data["protocol"],
                      data.get("ring_bits"), data.get("fraction_bits"), table_network(src, data.get("network")),
-                     entries, unknown, constants, src, data)
+                     entries, unknown, constants, src, data, system=str(data.get("system") or ""),
+                     matches=table_matches(src, data.get("matches")), hardware=table_hardware(src, data.get("hardware")),
+                     offline=offline, offline_note=offline_note,
+                     default_phase=_default_phase(src, data.get("default_phase"), offline),
+                     units=table_units(src, data.get("units")))
 
 
-def _entry(src: str, kind: str, spec, constants: dict) -> CostEntry:
+def _default_phase(src: str, value, offline: str) -> str | None:
+    if value is None:
+        return None
+    if offline != "per_op" or value not in ("online", "total"):
+        raise InputError(src, "default_phase", "online or total, with `offline: per_op` only", value)
+    return value
+
+
+def _entry(src: str, kind: str, spec, constants: dict, per_op_offline: bool) -> CostEntry:
     where = f"ops.{kind}"
     if not isinstance(spec, dict):
         raise InputError(src, where, "a mapping with comm_bytes, rounds, compute_s, source, grade "
                          "(or `unknown: why`)", spec)
     allowed = formula_symbols(kind) | set(constants)
+    reject_unknown(spec, set(METRICS) | {"source", "grade", "offline", "note"}, src, f"key of {where}")
+    formulas = _formulas(src, where, spec, allowed)
+    offline = None
+    if per_op_offline:
+        if not isinstance(spec.get("offline"), dict):
+            raise InputError(src, f"{where}.offline", "the op's offline costs {comm_bytes, rounds, compute_s} "
+                             "(the table says `offline: per_op`)", spec.get("offline"))
+        offline = _formulas(src, f"{where}.offline", spec["offline"], allowed)
+    elif "offline" in spec:
+        raise InputError(src, f"{where}.offline", "no per-op offline costs unless the table says `offline: per_op`")
+    if spec.get("grade") not in GRADES:
+        raise InputError(src, f"{where}.grade", "one of " + ", ".join(GRADES), spec.get("grade"))
+    if not spec.get("source"):
+        raise InputError(src, f"{where}.source", "where the numbers come from")
+    return CostEntry(kind, formulas, str(spec["source"]), spec["grade"], offline)
+
+
+def _formulas(src: str, where: str, spec: dict, allowed: set) -> dict:
     formulas = {}
     for metric in METRICS:
         if metric not in spec:
@@ -92,11 +137,25 @@ def _entry(src: str, kind: str, spec, constants: dict) -> CostEntry:
             bad = ", ".join(sorted(formula.symbols - allowed))
             raise InputError(src, f"{where}.{metric}", f"only the symbols {', '.join(sorted(allowed))}", bad)
         formulas[metric] = formula
-    if spec.get("grade") not in GRADES:
-        raise InputError(src, f"{where}.grade", "one of " + ", ".join(GRADES), spec.get("grade"))
-    if not spec.get("source"):
-        raise InputError(src, f"{where}.source", "where the numbers come from")
-    return CostEntry(kind, formulas, str(spec["source"]), spec["grade"])
+    return formulas
+
+
+def _evaluate(formulas: dict, values: dict) -> dict:
+    return {m: float(formulas[m](**{s: values[s] for s in formulas[m].symbols})) for m in METRICS}
+
+
+def phase_cost(entry: CostEntry, values: dict, phase: str) -> dict:
+    """One op's comm_bytes, rounds and compute_s in `phase` (online, offline or total; see setting.py)."""
+    if entry.offline is None:  # the formulas are all there is: offline is zero where the table allows it
+        cost = _evaluate(entry.formulas, values)
+        return {m: 0.0 for m in METRICS} if phase == "offline" else cost
+    if phase == "online":
+        return _evaluate(entry.formulas, values)
+    offline = _evaluate(entry.offline, values)
+    if phase == "offline":
+        return offline
+    online = _evaluate(entry.formulas, values)
+    return {m: online[m] + offline[m] for m in METRICS}
 
 
 def price(rows: list[dict], edges: list, table: CostTable, setting: Setting, allow_missing: bool = False) -> Priced:
@@ -113,8 +172,8 @@ def price(rows: list[dict], edges: list, table: CostTable, setting: Setting, all
             continue
         entry = table.entry(kind, row["op"])
         values = {**table.constants, **shape_values(kind, row["shape"], row.get("attrs"))}
-        cost = {m: float(entry.formulas[m](**{s: values[s] for s in entry.formulas[m].symbols}))
-                for m in METRICS}
+        cost = phase_cost(entry, values, setting.phase)
+        cost["compute_s"] = setting.compute_s(cost["compute_s"])
         cost["latency_s"] = setting.latency_s(cost["comm_bytes"], cost["rounds"], cost["compute_s"])
         row.update(cost, source=f"{name}#ops.{kind}", grade=entry.grade)
     return Priced(uncosted)

@@ -5,18 +5,32 @@
 
 (batch 1, ops one after another, parallel inside an op). It works on numbers, numpy arrays and sympy expressions
 alike, so the sweep's vectorised columns and `pidse formula`'s closed forms are the same model as an estimate.
+
+Hardware: a table's compute_s is measured on the machine the table names. --hardware re-prices it by relative
+throughput (pidse/data/hardware.yaml: threads x GHz for CPUs, fp32 TFLOP/s for GPUs; never across the two).
+Phases: online, offline (a dealer's keys, preprocessing) and total, as far as a table separates them (its
+`offline:` key); the default is the table's paper convention.
 """
 from __future__ import annotations
 
 import functools
-from dataclasses import dataclass, field
+import os
+import re
+from dataclasses import dataclass
 
 from pidse.errors import InputError
 from pidse.resources import DATA_DIR
 from pidse.schema import suggest
 
 NETWORKS_FILE = DATA_DIR / "networks.yaml"
-PHASES = ("online",)  # what every shipped table prices today (offline/dealer phases: see DESIGN.md)
+HARDWARE_FILE = DATA_DIR / "hardware.yaml"
+PHASES = ("online", "offline", "total")
+# A table's `offline:` says what its op formulas cover: none (no offline phase: online = total, offline = 0),
+# included (end-to-end totals the paper does not split), per_op (online formulas, and each op's `offline:`), or
+# unknown (online formulas; the offline phase is not modelled).
+OFFLINE_MODES = ("none", "included", "per_op", "unknown")
+ALLOWED_PHASES = {"none": PHASES, "included": ("total",), "per_op": PHASES, "unknown": ("online",)}
+UNITS = {"comm": ("GB", "GiB"), "scope": ("total", "per_party")}  # how a paper printed communication
 
 
 def latency_s(compute_s, comm_bytes, rounds, bandwidth_bps, rtt_s):
@@ -37,26 +51,39 @@ class Network:
 
 @dataclass(frozen=True)
 class Hardware:
-    """What compute runs on. Today every table's compute_s is priced as measured, on the machine the table
-    names (`speed` 1.0); re-pricing compute for other hardware scales it by 1 / speed."""
-    name: str = "table"
-    speed: float = 1.0  # relative throughput against the table's measurement machine
-    source: str = "the machine the table's compute_s was measured on"
+    """A machine compute runs on: a CPU (threads x GHz) or a GPU (fp32 TFLOP/s)."""
+    name: str
+    kind: str  # cpu | gpu
+    threads: int | None = None
+    ghz: float | None = None
+    tflops: float | None = None
+    description: str = ""
+    source: str = ""
 
-    def compute_s(self, measured_s):
-        return measured_s if self.speed == 1.0 else measured_s / self.speed
+    @property
+    def throughput(self) -> float:
+        return self.threads * self.ghz if self.kind == "cpu" else self.tflops
+
+    def summary(self) -> str:
+        size = f"{self.threads} threads x {self.ghz:g} GHz" if self.kind == "cpu" else f"{self.tflops:g} TFLOP/s"
+        return f"{self.name} ({self.kind}, {size})"
 
 
 @dataclass(frozen=True)
 class Setting:
-    """The network, hardware and phase an estimate is priced for."""
+    """The network, hardware and phase an estimate is priced for. `compute_scale` turns the table's measured
+    compute_s into compute on `hardware` (1.0 on the table's own machine)."""
     network: Network
-    hardware: Hardware = field(default_factory=Hardware)
+    hardware: Hardware | None = None  # None: the table's own machine (or a table that names none)
     phase: str = "online"
+    compute_scale: float = 1.0
+
+    def compute_s(self, measured_s):
+        return measured_s if self.compute_scale == 1.0 else measured_s * self.compute_scale
 
     def latency_s(self, comm_bytes, rounds, compute_s):
-        return latency_s(self.hardware.compute_s(compute_s), comm_bytes, rounds, self.network.bandwidth_bps,
-                         self.network.rtt_s)
+        """Latency of an op whose compute_s is already priced for this setting's hardware."""
+        return latency_s(compute_s, comm_bytes, rounds, self.network.bandwidth_bps, self.network.rtt_s)
 
 
 @functools.lru_cache(maxsize=1)
@@ -94,9 +121,109 @@ def resolve_network(name: str | None = None, bandwidth_bps: float | None = None,
 
 
 def resolve_setting(table, network: str | None = None, bandwidth_bps: float | None = None,
-                    rtt_s: float | None = None) -> Setting:
-    """The Setting for pricing with `table`: its own network unless a preset or overrides are given."""
-    return Setting(resolve_network(network, bandwidth_bps, rtt_s, table))
+                    rtt_s: float | None = None, hardware: str | None = None, phase: str | None = None) -> Setting:
+    """The Setting for pricing with `table`: its own network, machine and paper phase unless others are given."""
+    net = resolve_network(network, bandwidth_bps, rtt_s, table)
+    phase = resolve_phase(table, phase)
+    own = getattr(table, "hardware", None)
+    if hardware is None or (own is not None and hardware == own.name):
+        return Setting(net, own, phase)
+    target = resolve_hardware(hardware)
+    if own is None:
+        raise InputError("--hardware", None, f"a table that names its hardware: {table.name} does not say what "
+                         "machine its compute_s was measured on, so it cannot be re-priced", hardware)
+    if own.kind != target.kind:
+        raise InputError("--hardware", None, f"a {own.kind.upper()} like {table.name}'s {own.summary()}: pidse "
+                         "re-prices compute between machines of one kind only", target.summary())
+    return Setting(net, target, phase, own.throughput / target.throughput)
+
+
+def resolve_phase(table, phase: str | None) -> str:
+    """The phase to price: the table's paper convention by default; one its `offline:` mode allows otherwise."""
+    mode = getattr(table, "offline", "unknown")
+    allowed = ALLOWED_PHASES[mode]
+    if phase is None:
+        return getattr(table, "default_phase", None) or allowed[0]
+    if phase not in PHASES:
+        raise InputError("--phase", None, "one of " + ", ".join(PHASES), phase)
+    if phase not in allowed:
+        why = {"included": "its costs are end-to-end totals its paper does not split into online and offline",
+               "unknown": "it models the online phase only (" + (getattr(table, "offline_note", "") or
+                                                                   "its offline phase is not in its sources") + ")"}
+        raise InputError("--phase", None, f"{' or '.join(allowed)} for {table.name}: {why[mode]}", phase)
+    return phase
+
+
+@functools.lru_cache(maxsize=1)
+def load_hardware() -> dict[str, Hardware]:
+    import yaml  # lazy, as for networks
+
+    data = yaml.safe_load(HARDWARE_FILE.read_text())
+    return {name: hardware_from(str(HARDWARE_FILE), name, value) for name, value in data.items()
+            if name != "this-machine"}
+
+
+def this_machine() -> Hardware:
+    """This machine: its hardware threads and the highest clock /proc/cpuinfo reports."""
+    threads = os.cpu_count() or 1
+    try:
+        with open("/proc/cpuinfo") as fh:
+            mhz = [float(line.split(":")[1]) for line in fh if line.lower().startswith("cpu mhz")]
+    except OSError:
+        mhz = []
+    if not mhz:
+        raise InputError("--hardware", None, "a preset: this machine's clock cannot be read (no cpu MHz in "
+                         "/proc/cpuinfo)", "this-machine")
+    return Hardware("this-machine", "cpu", threads, round(max(mhz) / 1000, 2),
+                    description="the machine pidse runs on", source="os.cpu_count() and /proc/cpuinfo")
+
+
+def resolve_hardware(name: str) -> Hardware:
+    if name == "this-machine":
+        return this_machine()
+    presets = load_hardware()
+    if name not in presets:
+        names = ["this-machine", *presets]
+        raise InputError("--hardware", None, "one of " + ", ".join(names) + suggest(name, names), name)
+    return presets[name]
+
+
+def hardware_from(src: str, where: str, value) -> Hardware:
+    """A hardware mapping ({kind: cpu, threads, ghz} or {kind: gpu, tflops}, plus description and source)."""
+    expected = "{kind: cpu, threads, ghz} or {kind: gpu, tflops} (with description, source)"
+    if not isinstance(value, dict) or value.get("kind") not in ("cpu", "gpu"):
+        raise InputError(src, where, expected, value)
+    needs = ("threads", "ghz") if value["kind"] == "cpu" else ("tflops",)
+    for key in needs:
+        number = value.get(key)
+        if isinstance(number, bool) or not isinstance(number, (int, float)) or not number > 0:
+            raise InputError(src, f"{where}.{key}", "a positive number", number)
+    unknown = set(value) - {"name", "kind", "threads", "ghz", "tflops", "description", "source"}
+    if unknown:
+        raise InputError(src, f"{where}.{sorted(unknown)[0]}", "one of name, kind, threads, ghz, tflops, "
+                         "description, source")
+    return Hardware(str(value.get("name", where)), value["kind"], value.get("threads"), value.get("ghz"),
+                    value.get("tflops"), str(value.get("description", "")), str(value.get("source", "")))
+
+
+def table_hardware(src: str, value) -> Hardware | None:
+    """A cost table's `hardware:` key: a preset name or a mapping (see hardware_from)."""
+    if value is None:
+        return None
+    if isinstance(value, str):
+        return resolve_hardware(value)
+    return hardware_from(src, "hardware", value)
+
+
+def table_offline(src: str, value) -> tuple[str, str]:
+    """A cost table's `offline:` key -> (mode, note)."""
+    if value is None:
+        return "unknown", "the table does not say"
+    if isinstance(value, dict) and set(value) == {"unknown"}:
+        return "unknown", str(value["unknown"])
+    if value in ("none", "included", "per_op"):
+        return value, ""
+    raise InputError(src, "offline", "none, included, per_op or {unknown: why}", value)
 
 
 def table_network(src: str, value, presets_only: bool = False) -> Network | None:
@@ -116,3 +243,28 @@ def table_network(src: str, value, presets_only: bool = False) -> Network | None
         except (KeyError, TypeError, ValueError):
             raise InputError(src, "network", "a preset name or {bandwidth_bps, rtt_s}", value) from None
     raise InputError(src, "network", expected, value)
+
+
+def table_matches(src: str, value) -> tuple:
+    if value is None:
+        return ()
+    if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
+        raise InputError(src, "matches", "a list of regular expressions on published system names", value)
+    for pattern in value:
+        try:
+            re.compile(pattern)
+        except re.error as err:
+            raise InputError(src, "matches", f"valid regular expressions ({err})", pattern) from None
+    return tuple(value)
+
+
+def table_units(src: str, value) -> dict:
+    units = {"comm": "GB", "scope": "total"}
+    if value is None:
+        return units
+    if not isinstance(value, dict) or set(value) - set(UNITS):
+        raise InputError(src, "units", "{comm: GB | GiB, scope: total | per_party}", value)
+    for key, allowed in UNITS.items():
+        if key in value and value[key] not in allowed:
+            raise InputError(src, f"units.{key}", " or ".join(allowed), value[key])
+    return {**units, **value}

@@ -49,6 +49,11 @@ def summary(est: Estimate, baseline: Estimate | None = None) -> dict:
         data["protocol"] = {"table": est.table.name, "path": est.table.path, "parties": est.table.parties,
                             "description": est.table.protocol}
         data["network"] = {"name": net.name, "bandwidth_bps": net.bandwidth_bps, "rtt_s": net.rtt_s}
+        hw = est.setting.hardware
+        data["hardware"] = None if hw is None else {
+            "name": hw.name, "kind": hw.kind, "threads": hw.threads, "ghz": hw.ghz, "tflops": hw.tflops,
+            "compute_scale": est.setting.compute_scale}
+        data["phase"] = est.setting.phase
         data["uncosted"] = est.uncosted
         data["by_kind"] = shares(est.breakdown("kind"), est.totals)
         if baseline is not None:
@@ -113,6 +118,8 @@ def to_table(est: Estimate, by: str = "block", markdown: bool = False, baseline:
         facts += [
             ("protocol", f"{est.table.name} ({est.table.parties} parties)"),
             ("network", f"{net.name}: {net.bandwidth_bps / 1e6:,.0f} Mbps, RTT {net.rtt_s * 1e3:.1f} ms"),
+            ("compute on", hardware_text(est.setting, est.table)),
+            ("phase", est.setting.phase),
             ("communication", gigabytes(totals["comm_bytes"]) + f" ({est.family.comm_meaning})"),
             ("rounds", f"{totals['rounds']:,.0f}"),
             ("latency", duration(totals["latency_s"]) + f" (compute {duration(totals['compute_s'])})"),
@@ -130,6 +137,16 @@ def to_table(est: Estimate, by: str = "block", markdown: bool = False, baseline:
         he = "\n\n" + details_text(est, markdown)
     title = spec.name + (f" ({spec.label})" if spec.label else "")
     return facts_block(title, facts, markdown) + "\n\n" + grid(*breakdown_grid(est, by), markdown) + he + "\n"
+
+
+def hardware_text(setting, table) -> str:
+    hw = setting.hardware
+    if hw is None:
+        return "the table's measurement machine (not stated by the table)"
+    if setting.compute_scale == 1.0:
+        return hw.summary() + ", as measured"
+    own = table.hardware
+    return f"{hw.summary()}, re-priced from {own.summary()} (x{setting.compute_scale:.3g})"
 
 
 def breakdown_grid(est: Estimate, by: str) -> tuple[list[str], list[list[str]]]:

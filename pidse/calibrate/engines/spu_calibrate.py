@@ -20,6 +20,7 @@ from pidse.calibrate.engines import spu as S
 from pidse.calibrate.engines.spu_ops import POWER, SCALE, program, reference
 from pidse.calibrate.fit import fit_relative, write_fitted
 from pidse.cost.formula import Formula
+from pidse.cost.setting import this_machine
 from pidse.ops import OP_KINDS, SHAPE_KEYS, shape_values
 from pidse.report.text import csv_text, grid
 
@@ -219,6 +220,10 @@ def _table(protocol, shapes, repeats, session, ops, fit, rows, session_setup, el
                                          "measured." if protocol == "cheetah" else
                                          "ABY3 needs no preprocessing beyond shared PRG seeds.")),
         "online_only": bool(online),
+        "system": f"SecretFlow SPU {S.version()}, {protocol.upper()} (measured here)",
+        "hardware": _calibration_machine(),
+        "offline": {"unknown": "SEMI2K's Beaver triples come from a trusted dealer whose traffic SPU does not "
+                               "count"} if online else "none",
         "rounds_note": "SPU counts messages ('send actions'), not round trips. Rounds here are an ESTIMATE: "
                        "per run, the second-largest number of messages any party sent (two parties: the "
                        "smaller), fitted as a + b log2(cols) for ops that reduce along rows and a constant "
@@ -248,6 +253,14 @@ def _table(protocol, shapes, repeats, session, ops, fit, rows, session_setup, el
             "measurements": rows,
         },
     }
+
+
+def _calibration_machine() -> dict:
+    """The machine the measurements ran on (compute_s is its time), as a table's `hardware:`."""
+    hw = this_machine()
+    return {"name": "pidse-calibration", "kind": "cpu", "threads": hw.threads, "ghz": hw.ghz,
+            "description": f"the {hw.threads}-thread machine pidse calibrate --engine spu ran on",
+            "source": "os.cpu_count() and /proc/cpuinfo at calibration"}
 
 
 def _share(table: dict, kind: str, term: str, coef: float) -> float:

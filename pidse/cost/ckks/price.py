@@ -71,13 +71,14 @@ def price_he(rows: list[dict], edges: list, table, setting, allow_missing: bool 
         level = max(walk.level_in(tid) - step.depth / 2, 0.0)  # a step's calls, priced at its middle level
         for prim, n in step.counts.items():
             acc[f"n_{prim}"] += n
-            acc[f"{prim}_s"] = _add(acc[f"{prim}_s"], _seconds(table, prim, level, op, n, allow_missing, unknown))
+            secs = _seconds(table, prim, level, op, n, allow_missing, unknown)
+            acc[f"{prim}_s"] = _add(acc[f"{prim}_s"], None if secs is None else setting.compute_s(secs))
     for b in walk.boots:
         acc = per_op[b.trigger]
         acc["bootstraps"] += b.cts
         boot_s = _seconds(table, "bootstrap", table.params["levels_after_bootstrap"], b.trigger, b.cts,
                           allow_missing, unknown)
-        acc["bootstrap_s"] = _add(acc["bootstrap_s"], boot_s)
+        acc["bootstrap_s"] = _add(acc["bootstrap_s"], None if boot_s is None else setting.compute_s(boot_s))
 
     uncosted = []
     name = Path(table.path).name

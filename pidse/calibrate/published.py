@@ -1,0 +1,201 @@
+"""Published measurements against pidse: every row of a published-measurements CSV priced with the table that
+models its system, at the paper's setting (its model, tokens, network, phase), in the paper's units.
+
+Per-op rows are what tables are fitted to (a table says which in its sources); whole-model rows are only ever
+compared, never fitted. How a row is read (which table, spec and ops) is pidse/data/published_map.yaml; a row that
+cannot be expressed is kept with the reason. `compare()` returns one dict per row; pidse/report/validation.py
+writes the report.
+"""
+from __future__ import annotations
+
+import csv
+import re
+from dataclasses import dataclass
+from pathlib import Path
+
+from pidse.cost.family import COST_COLUMNS
+from pidse.cost.formula import Formula, FormulaError
+from pidse.cost.registry import family_of, list_tables, load_table
+from pidse.cost.setting import Network, Setting, resolve_phase
+from pidse.errors import InputError
+from pidse.model.estimate import estimate
+from pidse.resources import DATA_DIR
+from pidse.spec.load import load_spec, read_mapping
+
+PUBLISHED_CSV = DATA_DIR / "published_ops.csv"
+MAP_FILE = DATA_DIR / "published_map.yaml"
+REQUIRED = ("id", "system", "model", "op", "comm_gb_published", "comm_unit", "comm_scope", "latency_s_published",
+            "network", "online_offline")
+SIZES = {"layers": "model.layers", "d_model": "model.d_model", "heads": "model.heads", "d_ff": "model.d_ff",
+         "vocab": "model.vocab_size"}
+
+
+class Unexpressed(Exception):
+    """A row pidse cannot price, with the reason."""
+
+
+@dataclass
+class Rules:
+    models: dict
+    ops: list
+
+    @classmethod
+    def load(cls, path: Path = MAP_FILE) -> "Rules":
+        data = read_mapping(path)
+        return cls(dict(data["models"]), list(data["ops"]))
+
+    def op_rule(self, text: str) -> tuple[dict, re.Match]:
+        for rule in self.ops:
+            found = re.search(rule["match"], text, re.IGNORECASE)
+            if found:
+                return rule, found
+        raise Unexpressed(f"no rule in {MAP_FILE.name} reads the op {text!r}")
+
+
+def read_rows(path: str | Path | None = None) -> list[dict]:
+    path = Path(path or PUBLISHED_CSV)
+    if not path.is_file():
+        raise InputError(path, None, "an existing CSV of published measurements")
+    with path.open(newline="") as fh:
+        reader = csv.DictReader(fh)
+        missing = [c for c in REQUIRED if c not in (reader.fieldnames or [])]
+        if missing:
+            raise InputError(path, missing[0], "a column of the published-measurements layout ("
+                             + ", ".join(REQUIRED) + ")")
+        return list(reader)
+
+
+def table_for(system: str, tables: dict):
+    """The first shipped table whose `matches` regexes match the system name."""
+    for table in tables.values():
+        if any(re.search(p, system) for p in table.matches):
+            return table
+    raise Unexpressed(f"no cost table models {system!r} (no table's `matches:` names it)")
+
+
+def network_of(text: str, table) -> Network:
+    """The row's network as published ("1 Gbps, 0.5 ms ping", "377 MBps", "10GbE"); the table's where unstated.
+    "GB/s" is read as Gbps, as published_ops.csv reads PUMA's "about 5GB/s"."""
+    own = table.network or Network("none", 1e9, 0.0)
+    bw = None
+    for pattern, factor in ((r"([\d.]+)\s*Gbps", 1e9), (r"([\d.]+)\s*Mbps", 1e6), (r"([\d.]+)\s*MBps", 8e6),
+                            (r"([\d.]+)\s*GbE", 1e9), (r"([\d.]+)\s*GB/s", 1e9)):
+        found = re.search(pattern, text)
+        if found:
+            bw = float(found.group(1)) * factor
+            break
+    rtt = re.search(r"([\d.]+)\s*ms", text)
+    if bw is None and rtt is None:
+        return own
+    return Network("published", bw or own.bandwidth_bps, float(rtt.group(1)) / 1e3 if rtt else own.rtt_s)
+
+
+def phase_of(text: str, table) -> str:
+    text = text.lower()
+    if "online" in text and "end-to-end" not in text:
+        try:
+            return resolve_phase(table, "online")
+        except InputError as err:
+            raise Unexpressed(f"the row is online-only but {table.name} cannot split phases ({err.expected})")
+    return resolve_phase(table, None)
+
+
+def _spec(row: dict, rules: Rules):
+    base = rules.models.get(row["model"])
+    if base is None:
+        raise Unexpressed(f"no spec for model {row['model']!r} in {MAP_FILE.name}")
+    sets = [f"{key}={int(float(row[col]))}" for col, key in SIZES.items() if (row.get(col) or "").strip()]
+    tokens = int(float(row.get("input_tokens") or 128))
+    generated = int(float(row.get("generated_tokens") or 1))
+    sets += [f"model.max_context={max(tokens + generated, 1024)}", f"inference.generate={generated}"]
+    return load_spec(base, sets, tokens)
+
+
+def _select(rows: list[dict], select, text: str) -> list[dict]:
+    if select == "all":
+        chosen = rows
+    else:
+        kinds, names = set(select.get("kinds", ())), select.get("names")
+        chosen = [r for r in rows if r["kind"] in kinds or (names and re.search(names, r["op"]))]
+    if "[per layer]" in text:
+        chosen = [r for r in chosen if r["layer"] == 0]
+    elif "[per instance]" in text:
+        chosen = chosen[:1]
+    if not chosen:
+        raise Unexpressed(f"the op {text!r} selects no op of the model's graph")
+    return chosen
+
+
+def _micro(rule: dict, found: re.Match) -> dict:
+    shape = {}
+    for key, expr in rule["shape"].items():
+        text = re.sub(r"\{(\d+)\}", lambda g: found.group(int(g.group(1))), str(expr))
+        try:
+            shape[key] = int(Formula(text)())
+        except (FormulaError, TypeError):
+            raise Unexpressed(f"shape {key} = {text!r} is not a number") from None
+    return {"op": "micro", "kind": rule["kind"], "shape": shape, "attrs": {}, "layer": None}
+
+
+def price_row(row: dict, table, rules: Rules) -> dict:
+    """Predicted comm_bytes, rounds, compute_s and latency_s of the ops one published row measured."""
+    setting = Setting(network_of(row["network"], table), table.hardware, phase_of(row["online_offline"], table))
+    rule, found = rules.op_rule(row["op"])
+    try:
+        if "kind" in rule:  # a microbenchmark: one op of a stated shape
+            ops = [_micro(rule, found)]
+            family_of(table).price(ops, [], table, setting)
+        else:  # the ops the row measured; the table need not price the others
+            est = estimate(_spec(row, rules), table=table, setting=setting, allow_missing=True)
+            ops = _select(est.ops, rule["select"], row["op"])
+    except InputError as err:
+        raise Unexpressed(str(err)) from None
+    missing = sorted({o["kind"] for o in ops if o["comm_bytes"] is None})
+    if missing:
+        raise Unexpressed(f"{table.name} has no cost for {', '.join(missing)} "
+                          f"({'; '.join(str(table.unknown.get(k, 'not listed')) for k in missing)})")
+    return {c: sum(o[c] for o in ops) for c in COST_COLUMNS} | {"n_ops": len(ops), "setting": setting}
+
+
+def published_bytes(row: dict) -> float | None:
+    text = (row.get("comm_gb_published") or "").strip()
+    if not text:
+        return None
+    unit = 2.0 ** 30 if "GiB" in row["comm_unit"] or "2^30" in row["comm_unit"] else 1e9
+    return float(text) * unit
+
+
+def compare(path: str | Path | None = None) -> list[dict]:
+    """One dict per row: published and predicted comm (bytes, in the row's scope), rounds, latency, and their
+    ratios predicted / published; `why` for a row that cannot be expressed."""
+    rules = Rules.load()
+    tables = {name: load_table(name) for name in list_tables()}
+    out = []
+    for row in read_rows(path):
+        whole = row["op"].strip() == "whole-model"
+        rec = {"id": row["id"], "system": row["system"], "model": row["model"], "op": row["op"],
+               "whole_model": whole, "table": None, "why": None}
+        try:
+            table = table_for(row["system"], tables)
+            rec["table"] = table.name
+            pred = price_row(row, table, rules)
+        except Unexpressed as err:
+            out.append({**rec, "why": str(err)})
+            continue
+        per_party = "party" in row["comm_scope"].lower() and "total" not in row["comm_scope"].lower()
+        comm_pred = pred["comm_bytes"] / (table.parties if per_party else 1)
+        rec.update(phase=pred["setting"].phase, network=pred["setting"].network, per_party=per_party,
+                   comm_pub=published_bytes(row), comm_pred=comm_pred,
+                   rounds_pub=_number(row.get("rounds_published")), rounds_pred=pred["rounds"],
+                   latency_pub=_number(row.get("latency_s_published")), latency_pred=pred["latency_s"],
+                   compute_pred=pred["compute_s"])
+        for metric in ("comm", "rounds", "latency"):
+            pub, pre = rec[f"{metric}_pub"], rec[f"{metric}_pred"]
+            rec[f"{metric}_ratio"] = pre / pub if pub and pre is not None else None
+        out.append(rec)
+    return out
+
+
+def _number(text) -> float | None:
+    text = (text or "").strip()
+    return float(text) if text else None

@@ -1,0 +1,192 @@
+"""The Setting: hardware re-pricing, phases, table metadata, `pidse list` and `pidse validate --published`,
+derived by hand on a two-op toy table."""
+from __future__ import annotations
+
+import csv
+
+import pytest
+
+from conftest import assert_one_line_error, invoke, write_yaml
+from pidse.calibrate.published import compare, network_of, published_bytes
+from pidse.cost.mpc import price
+from pidse.cost.registry import load_table
+from pidse.cost.setting import Hardware, Network, Setting, latency_s, resolve_hardware, resolve_setting
+
+# A toy per_op table on a 4-thread 2.5 GHz CPU (throughput 10): a GELU costs 100 B, 2 rounds, 1 ms per element
+# online, and its dealer key 1000 B per element offline (no rounds, no compute).
+TOY = {
+    "version": 1, "name": "toy", "parties": 2, "protocol": "toy FSS", "network": "lan",
+    "system": "Toy (a test system)", "matches": ["^Toy"],
+    "hardware": {"name": "toy-cpu", "kind": "cpu", "threads": 4, "ghz": 2.5, "source": "test"},
+    "offline": "per_op", "units": {"comm": "GiB", "scope": "total"},
+    "ops": {
+        "gelu": {"comm_bytes": "100 * elements", "rounds": 2, "compute_s": "1e-3 * elements",
+                 "offline": {"comm_bytes": "1000 * elements", "rounds": 0, "compute_s": 0},
+                 "source": "test", "grade": "estimate"},
+        "layernorm": {"unknown": "not in the test"},
+    },
+}
+
+
+@pytest.fixture
+def toy(tmp_path):
+    return load_table(str(write_yaml(tmp_path / "toy.yaml", TOY)))
+
+
+def gelu(elements: int) -> dict:
+    return {"op": "g", "kind": "gelu", "shape": {"rows": 1, "cols": elements}, "attrs": {}}
+
+
+def test_latency_model_by_hand():
+    # 0.5 s compute + 8 x 1e6 B / 8e6 b/s = 1 s + 3 rounds x 0.1 s = 1.8 s
+    assert latency_s(0.5, 1e6, 3, 8e6, 0.1) == pytest.approx(1.8)
+
+
+@pytest.mark.parametrize("phase, comm, rounds, compute", [
+    ("online", 1000.0, 2.0, 0.01),  # 10 elements x 100 B; 2 rounds; 10 x 1 ms
+    ("offline", 10000.0, 0.0, 0.0),  # 10 x 1000 B of dealer keys
+    ("total", 11000.0, 2.0, 0.01),
+])
+def test_phases_by_hand(toy, phase, comm, rounds, compute):
+    row = gelu(10)
+    price([row], [], toy, Setting(Network("n", 8e6, 0.1), toy.hardware, phase))
+    assert (row["comm_bytes"], row["rounds"], row["compute_s"]) == pytest.approx((comm, rounds, compute))
+    # latency = compute + 8 comm / 8e6 + rounds x 0.1
+    assert row["latency_s"] == pytest.approx(compute + comm / 1e6 + rounds * 0.1)
+
+
+def test_hardware_repricing_by_hand(toy):
+    # server-32c is 32 threads x 2.7 GHz = 86.4; the toy machine 4 x 2.5 = 10: compute x 10 / 86.4
+    setting = resolve_setting(toy, hardware="server-32c")
+    assert setting.compute_scale == pytest.approx(10 / 86.4)
+    row = gelu(1000)  # 1 s on the toy machine
+    price([row], [], toy, setting)
+    assert row["compute_s"] == pytest.approx(10 / 86.4)
+    assert row["comm_bytes"] == 100_000  # communication does not depend on the hardware
+
+
+def test_this_machine_is_read_at_run_time():
+    hw = resolve_hardware("this-machine")
+    assert hw.kind == "cpu" and hw.threads >= 1 and hw.ghz > 0
+
+
+def test_hardware_refuses_another_kind_and_unknown_names(toy):
+    with pytest.raises(Exception, match="one kind only"):
+        resolve_setting(toy, hardware="a100")
+    with pytest.raises(Exception, match="did you mean 'a100'"):
+        resolve_setting(toy, hardware="a10")
+
+
+def test_tables_without_hardware_cannot_be_repriced():
+    with pytest.raises(Exception, match="does not say what machine"):
+        resolve_setting(load_table("sigma-fss"), hardware="laptop-8c")
+
+
+def test_phase_defaults_and_refusals(toy):
+    assert resolve_setting(toy).phase == "online"
+    aero = load_table("aero-secretflow")  # end-to-end totals AERO does not split
+    assert resolve_setting(aero).phase == "total"
+    with pytest.raises(Exception, match="total for aero-secretflow: its costs are end-to-end"):
+        resolve_setting(aero, phase="offline")
+    sigma = load_table("sigma-fss")  # online only: the dealer's keys are not modelled
+    with pytest.raises(Exception, match="online for sigma-fss"):
+        resolve_setting(sigma, phase="total")
+
+
+@pytest.mark.parametrize("text, bps, rtt", [
+    ("9.4 Gbps, 0.05 ms ping (LAN)", 9.4e9, 0.05e-3),
+    ("400 Mbps, 4 ms ping (WAN)", 400e6, 4e-3),
+    ("377 MBps, 0.8 ms echo latency (LAN)", 377 * 8e6, 0.8e-3),  # megabytes per second
+    ("10GbE, RTT not stated (GPU, CrypTen)", 10e9, 0.8e-3),  # RTT from the table's own network (lan)
+])
+def test_published_networks(toy, text, bps, rtt):
+    net = network_of(text, toy)
+    assert (net.bandwidth_bps, net.rtt_s) == pytest.approx((bps, rtt))
+
+
+def test_published_units():
+    assert published_bytes({"comm_gb_published": "0.5", "comm_unit": "GiB (2^30 B)"}) == 0.5 * 2 ** 30
+    assert published_bytes({"comm_gb_published": "0.5", "comm_unit": "GB (1e9 B)"}) == 0.5e9
+    assert published_bytes({"comm_gb_published": "", "comm_unit": "GB (1e9 B)"}) is None
+
+
+def _csv(path, rows):
+    columns = ["id", "system", "model", "layers", "d_model", "heads", "d_ff", "vocab", "input_tokens",
+               "generated_tokens", "op", "comm_gb_published", "comm_unit", "comm_scope", "rounds_published",
+               "latency_s_published", "network", "online_offline"]
+    with path.open("w", newline="") as fh:
+        writer = csv.DictWriter(fh, columns)
+        writer.writeheader()
+        writer.writerows([dict(zip(columns, r)) for r in rows])
+    return path
+
+
+def test_validate_published_by_hand(tmp_path, toy, monkeypatch):
+    import pidse.calibrate.published as published
+
+    monkeypatch.setattr(published, "list_tables", lambda: [str(tmp_path / "toy.yaml")])
+    # GELU |x| = 2^10 microbenchmark: online 100 B x 1024 = 102,400 B; published 0.0001 GiB = 107,374 B
+    # (ratio 0.954); latency on 8 Mbps / 10 ms: 1.024 s + 0.1024 s + 0.02 s = 1.1464 s against 1.2 s.
+    # One party's bytes: the predicted total / 2 parties.
+    rows = _csv(tmp_path / "pub.csv", [
+        ["1", "Toy sys", "(microbenchmark)", "", "", "", "", "", "", "", "GeLU |x|=2^10", "0.0001", "GiB (2^30 B)",
+         "total over parties", "", "1.2", "8 Mbps, 10 ms", "online"],
+        ["2", "Toy sys", "(microbenchmark)", "", "", "", "", "", "", "", "GeLU |x|=2^10", "0.0000512", "GB",
+         "one party", "", "", "8 Mbps, 10 ms", "online"],
+        ["3", "Other", "(microbenchmark)", "", "", "", "", "", "", "", "GeLU |x|=2^10", "1", "GB", "total", "",
+         "", "", "online"],
+        ["4", "Toy sys", "BERT-tiny", "2", "128", "2", "512", "30522", "128", "1", "LayerNorm (all layers)", "1",
+         "GB", "total", "", "", "", "online"],
+    ])
+    out = {r["id"]: r for r in compare(rows)}
+    assert out["1"]["comm_ratio"] == pytest.approx(102_400 / (0.0001 * 2 ** 30))
+    assert out["1"]["latency_pred"] == pytest.approx(1.024 + 0.1024 + 0.02)
+    assert out["2"]["per_party"] and out["2"]["comm_pred"] == pytest.approx(51_200)
+    assert "no cost table models 'Other'" in out["3"]["why"]
+    assert "layernorm" in out["4"]["why"]  # the toy table has no LayerNorm: unexpressed, with the reason
+
+
+def test_cli_validate_published_writes_the_report(tmp_path):
+    result = invoke("validate", "--published", "--out", str(tmp_path))
+    assert result.exit_code == 0, result.output
+    text = (tmp_path / "validation.md").read_text()
+    assert "# Cost tables against published measurements" in text and (tmp_path / "validation.png").is_file()
+    assert "Whole-model rows are never fitted" in text
+
+
+def test_cli_validate_needs_spec_and_protocol_without_published():
+    assert_one_line_error(invoke("validate"), "SPEC and --protocol")
+
+
+@pytest.mark.parametrize("what, expect", [("tables", "aero-secretflow"), ("hardware", "this-machine"),
+                                          ("networks", "wan-aero"), ("specs", "gpt2_sm_ln_g")])
+def test_cli_list(what, expect):
+    result = invoke("list", what)
+    assert result.exit_code == 0 and expect in result.output
+    assert invoke("list", what, "--format", "json").exit_code == 0
+
+
+def test_cli_estimate_hardware_and_phase(tmp_path):
+    path = write_yaml(tmp_path / "toy.yaml", TOY)
+    result = invoke("estimate", "gpt2_sm_ln_g", "-p", str(path), "--phase", "offline", "--allow-missing")
+    assert result.exit_code == 0, result.output
+    assert "phase               offline" in result.output
+    result = invoke("estimate", "gpt2_sm_ln_g", "-p", str(path), "--hardware", "laptop-8c", "--allow-missing")
+    assert "laptop-8c (cpu, 8 threads x 3 GHz), re-priced from toy-cpu" in result.output
+    assert_one_line_error(invoke("estimate", "gpt2_sm_ln_g", "--phase", "online"), "--protocol TABLE")
+    assert_one_line_error(invoke("estimate", "gpt2_sm_ln_g", "-p", str(path), "--phase", "sometimes"),
+                          "online, offline, total")
+
+
+def test_table_metadata_is_validated(tmp_path):
+    for key, value, expect in (("offline", "maybe", "none, included, per_op"),
+                               ("units", {"comm": "MB"}, "GB or GiB"),
+                               ("matches", ["("], "valid regular expressions"),
+                               ("hardware", {"kind": "cpu", "threads": 0, "ghz": 2}, "positive number")):
+        path = write_yaml(tmp_path / "bad.yaml", {**TOY, key: value})
+        assert_one_line_error(invoke("estimate", "gpt2_sm_ln_g", "-p", str(path)), expect)
+
+
+def test_hardware_dataclass():
+    assert Hardware("x", "cpu", 2, 3.0).throughput == 6.0
+    assert Hardware("g", "gpu", tflops=19.5).summary() == "g (gpu, 19.5 TFLOP/s)"
