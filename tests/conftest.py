@@ -27,9 +27,9 @@ os.environ.setdefault("HYPOTHESIS_STORAGE_DIRECTORY", str(ROOT / ".hypothesis"))
 
 def pytest_configure(config):
     """pyproject.toml's [tool.pytest.ini_options] (-m 'not slow', the slow marker) applies only where pytest
-    finds that file as its ini (`pytest` in the checkout, or given a path in it). With another ini or none
-    (`-c other.ini`, `-c /dev/null`) the default run still leaves the slow tests out;
-    an explicit -m is kept (-m slow, or -m 'slow or not slow' for everything)."""
+    finds that file as its ini (`pytest` in the checkout, or given a path in it, from any folder). With another
+    ini or none (`-c other.ini`, `-c /dev/null`) the default run still leaves the slow tests out; an explicit -m
+    is kept (-m slow, or -m 'slow or not slow' for everything)."""
     if config.inipath is not None and Path(config.inipath).resolve() == ROOT / "pyproject.toml":
         return  # its addopts and markers are in force
     config.addinivalue_line("markers", "slow: long-running engine tests, excluded from the default run "

@@ -104,6 +104,8 @@ def plot(rows: list[dict], path: str | Path) -> None:
     """Predicted against published, log-log, communication and latency side by side, with 1.25x and 1.5x bands;
     per-op rows as dots, whole-model rows as stars, one colour per table."""
     plt = _pyplot()
+    from matplotlib.ticker import NullFormatter  # matplotlib is loaded by _pyplot (lazily: plots are optional)
+
     judged = verdicts(rows)
     tables = sorted({r["table"] for r in judged})
     colours = plt.rcParams["axes.prop_cycle"].by_key()["color"]
@@ -133,6 +135,9 @@ def plot(rows: list[dict], path: str | Path) -> None:
         ax.set_yscale("log")
         ax.set_xlim(lo, hi)
         ax.set_ylim(lo, hi)
+        ax.set_aspect("equal")
+        for axis in (ax.xaxis, ax.yaxis):  # decades only: minor labels crowd a short range
+            axis.set_minor_formatter(NullFormatter())
         ax.set_xlabel(f"published {'communication' if metric == 'comm' else 'latency'} ({unit})")
         ax.set_ylabel(f"pidse {'communication' if metric == 'comm' else 'latency'} ({unit})")
         ax.set_title(f"{'Communication' if metric == 'comm' else 'Latency'}: {len(points)} rows", fontsize=10)
