@@ -5,8 +5,7 @@ Python API (the CLI is a thin shell over it):
     from pidse.model.estimate import estimate
     est = estimate(load_spec("arch_specs/gpt2_sm_ln_g.yaml", ["model.layers=18"]))
     est.totals, est.nonlinear_ops, est.breakdown("kind"), est.frame(), est.graph
-`pidse.load_spec` and `pidse.build_graph` are shortcuts; `pidse.model.estimate` is the module (a function of the same
-name could not be reached once the module is imported).
+`pidse.load_spec` and `pidse.build_graph` are shortcuts. How the packages fit together: README, "How pidse is built".
 """
 __version__ = "0.1.0"
 
