@@ -10,7 +10,7 @@ from typing import List, Optional
 import typer
 
 from pidse.errors import InputError, user_errors
-from pidse.schema import int_list as _int_list, name_list as _name_list
+from pidse.schema import int_list, name_list
 
 app = typer.Typer(
     help="pidse: cost model and design-space exploration for private (MPC/HE) LLM inference.\n\n"
@@ -265,9 +265,9 @@ def sweep(
     from pidse.search.sweep import sweep as run_sweep
 
     design = load_space(space)
-    contexts = _int_list(context, "--context") if context else list(design.contexts) or [128]
-    protocols = _name_list(protocol, "--protocol") or design.protocols
-    networks = _name_list(network, "--network") or design.networks
+    contexts = int_list(context, "--context") if context else list(design.contexts) or [128]
+    protocols = name_list(protocol, "--protocol") or design.protocols
+    networks = name_list(network, "--network") or design.networks
     for name in protocols:  # bad names fail here, in one line, before any work
         table = load_table(name)
         for net in networks:
@@ -386,6 +386,36 @@ def scaling(
     if plot:
         scaling_output.plot(loaded, rows, crossings, plot, table, net)
         typer.echo(f"wrote {plot}", err=True)
+
+
+@app.command()
+@user_errors
+def compare(
+    specs: List[str] = typer.Argument(..., metavar="SPEC...", help="Specs to compare: shipped names or paths.",
+                                      show_default=False),
+    context: Optional[str] = typer.Option(None, "--context", "-T", metavar="T[,T...]",
+                                          help="Prompt tokens, one or a comma list (default: each spec's)."),
+    protocol: Optional[str] = typer.Option(None, "--protocol", "-p", metavar="TABLE",
+                                           help="Price with a cost table (without: counts only)."),
+    network: Optional[str] = typer.Option(None, "--network", "-n", metavar="PRESET", help="Network preset "
+                                          "(default: the table's own)."),
+    hardware: Optional[str] = typer.Option(None, "--hardware", metavar="NAME", help="Hardware preset."),
+    baseline: Optional[str] = typer.Option(None, "--baseline", metavar="SPEC", help="Savings against this spec "
+                                           "(default: the first SPEC)."),
+    set_: List[str] = typer.Option([], "--set", metavar="KEY=VALUE", help="Override a value in every spec."),
+    fmt: Format = typer.Option(Format.table, "--format", "-f", help="Output format."),
+):
+    """Several architectures side by side: parameters and FLOPs, and with --protocol communication, rounds and
+    latency, with savings against a baseline (the first spec unless --baseline is given).
+
+    Example: pidse compare gpt2_sm_ln_g gpt2_sm_scfuffn gpt2_sm_t_scfuffn_ereg -p aero-secretflow -T 128,256
+    """
+    from pidse.api import compare as run_compare
+    from pidse.report.compare import render as render_compare
+
+    contexts = int_list(context, "--context") if context else [None]
+    frame = run_compare(specs, baseline or specs[0], protocol, contexts, network, hardware, set_)
+    typer.echo(render_compare(frame, fmt.value).rstrip("\n"))
 
 
 class ListWhat(str, Enum):

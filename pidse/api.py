@@ -1,0 +1,143 @@
+"""The Python API for notebooks and scripts: names in, DataFrames out.
+
+    import pidse
+    r = pidse.estimate("gpt2_sm_scfuffn", protocol="aero-secretflow", context=256, overrides={"model.layers": 6})
+    r.totals                     # one-row DataFrame: params, macs, flops, comm_bytes, rounds, compute_s, latency_s
+    r.ops                        # one row per op
+    r.by("kind")                 # per op kind (also "layer", "block")
+    pidse.compare(["gpt2_sm_ln_g", "gpt2_sm_scfuffn"], baseline="gpt2_sm_ln_g", protocol="aero-secretflow",
+                  context=[128, 256])
+
+A spec is a shipped name, a path (YAML or HF config.json), a mapping (a spec's YAML as a dict) or a Spec; a
+protocol is a table name or path; network and hardware are preset names. The CLI is a thin shell over the same
+functions.
+"""
+from __future__ import annotations
+
+import dataclasses
+from pathlib import Path
+
+from pidse.cost.registry import load_table
+from pidse.cost.setting import resolve_setting
+from pidse.errors import InputError
+from pidse.model.estimate import Estimate
+from pidse.model.estimate import estimate as run_estimate
+from pidse.ppl.db import open_db
+from pidse.schema import from_mapping
+from pidse.search.space import load_space
+from pidse.search.sweep import sweep as run_sweep
+from pidse.spec.load import Spec, apply_overrides, load_spec, validate
+
+GROUPS = ("kind", "layer", "block", "stage", "part")
+
+
+def as_spec(spec, overrides=None, context: int | None = None) -> Spec:
+    """A Spec from a name, path, mapping or Spec, with overrides ({dotted key: value} or ["key=value", ...])."""
+    items = list(overrides.items()) if isinstance(overrides, dict) else list(overrides or ())
+    if context is not None:
+        items.append(("inference.context", int(context)))
+    if isinstance(spec, (str, Path)):
+        return load_spec(spec, items)
+    if isinstance(spec, Spec):
+        if not items:
+            return spec
+        spec = {k: v for k, v in dataclasses.asdict(spec).items() if k != "source"}
+    if isinstance(spec, dict):
+        data, _ = apply_overrides(spec, items)
+        data.setdefault("name", "spec")
+        return validate(from_mapping(Spec, data, "spec"))
+    raise InputError("spec", None, "a shipped spec name, a path, a mapping or a Spec", type(spec).__name__)
+
+
+class Result:
+    """One estimate: `totals`, `ops` and `by(group)` as DataFrames; `estimate` is the underlying Estimate."""
+
+    def __init__(self, est: Estimate):
+        self.estimate = est
+
+    @property
+    def spec(self) -> Spec:
+        return self.estimate.spec
+
+    @property
+    def totals(self):
+        import pandas as pd  # lazy: pandas is a second of import on this machine
+
+        row = {"spec": self.spec.name, "context": self.spec.context, **self.estimate.totals}
+        if self.estimate.table is not None:
+            row.update(protocol=self.estimate.table.name, network=self.estimate.network.name,
+                       phase=self.estimate.setting.phase)
+        return pd.DataFrame([row])
+
+    @property
+    def ops(self):
+        return self.estimate.frame()
+
+    def by(self, group: str = "kind"):
+        """Costs summed per op kind, layer, block, stage or part (fixed / layer / ffn)."""
+        if group not in GROUPS:
+            raise InputError("by", None, "one of " + ", ".join(GROUPS), group)
+        frame = self.ops
+        columns = [c for c in self.estimate.columns if c in frame]
+        return frame.groupby(group, dropna=False, sort=False)[columns].sum(min_count=1).reset_index()
+
+    def __repr__(self) -> str:
+        t = self.estimate.totals
+        text = f"<pidse Result {self.spec.name}, T={self.spec.context}: {t['params'] / 1e6:.2f}M params, " \
+               f"{t['flops'] / 1e9:.2f} GFLOPs"
+        if self.estimate.table is not None:
+            text += f", {self.estimate.table.name}: {t['comm_bytes'] / 1e9:.3f} GB, {t['rounds']:,.0f} rounds, " \
+                    f"{t['latency_s']:.1f} s"
+        return text + ">"
+
+    def _repr_html_(self) -> str:
+        return f"<p><b>{self.spec.name}</b> ({self.spec.label or 'no label'})</p>" + \
+            self.totals.to_html(index=False) + self.by("kind").to_html(index=False)
+
+
+def estimate(spec, protocol=None, network: str | None = None, hardware: str | None = None, phase: str | None = None,
+             context: int | None = None, overrides=None, convention: str = "dense",
+             allow_missing: bool = False) -> Result:
+    """Count (and, with a protocol, price) every op of `spec`; see the module docstring."""
+    loaded = as_spec(spec, overrides, context)
+    if protocol is None:
+        if network or hardware or phase:
+            raise InputError("network/hardware/phase", None, "a protocol (cost table) as well")
+        return Result(run_estimate(loaded, convention))
+    table = load_table(str(protocol))
+    setting = resolve_setting(table, network, hardware=hardware, phase=phase)
+    return Result(run_estimate(loaded, convention, table, setting=setting, allow_missing=allow_missing))
+
+
+def compare(specs, baseline=None, protocol=None, context=None, network: str | None = None,
+            hardware: str | None = None, overrides=None, convention: str = "dense"):
+    """One row per (spec, context): totals side by side, with `x` columns (baseline / this) when a baseline is
+    given. `context` is one context or a list."""
+    import pandas as pd
+
+    contexts = context if isinstance(context, (list, tuple)) else [context]
+    rows = []
+    for T in contexts:
+        base = None if baseline is None else estimate(baseline, protocol, network, hardware, context=T,
+                                                      overrides=overrides, convention=convention)
+        for spec in specs:
+            r = estimate(spec, protocol, network, hardware, context=T, overrides=overrides, convention=convention)
+            row = r.totals.iloc[0].to_dict()
+            row["label"] = r.spec.label or ""
+            if base is not None:
+                for col in ("flops", "comm_bytes", "rounds", "latency_s"):
+                    mine, theirs = r.estimate.totals.get(col), base.estimate.totals.get(col)
+                    if mine and theirs is not None:
+                        row[f"{col}_x"] = theirs / mine
+            rows.append(row)
+    return pd.DataFrame(rows)
+
+
+def sweep(space: str = "aero", context=None, protocol=None, network=None, db=None):
+    """Every point of a design space (a name in arch_specs/spaces/ or a path) as one DataFrame, with measured
+    perplexities from the database (`db`: a path; default $PIDSE_DB or ~/.local/share/pidse/ppl.sqlite) and the
+    Pareto fronts. `context`, `protocol` and `network` take one value or a list; default: the space's."""
+    design = load_space(space)
+    listed = (lambda v: None if v is None else list(v) if isinstance(v, (list, tuple)) else [v])
+    with open_db(db) as store:
+        return run_sweep(design, listed(context), listed(protocol), listed(network), db=store)

@@ -1,0 +1,84 @@
+"""The Python API (names in, DataFrames out) and `pidse compare`, against the estimator they wrap."""
+from __future__ import annotations
+
+import pytest
+
+import pidse
+from conftest import TINY, assert_one_line_error, invoke
+from pidse.cost.registry import load_table
+from pidse.errors import InputError
+from pidse.model.estimate import estimate as raw_estimate
+from pidse.spec.load import load_spec
+
+
+def test_estimate_takes_names_and_dict_overrides():
+    r = pidse.estimate("gpt2_sm_scfuffn", protocol="aero-secretflow", context=256, overrides={"model.layers": 6})
+    raw = raw_estimate(load_spec("gpt2_sm_scfuffn", ["model.layers=6"], 256), table=load_table("aero-secretflow"))
+    assert r.totals.loc[0, "comm_bytes"] == pytest.approx(raw.totals["comm_bytes"])
+    assert r.totals.loc[0, "phase"] == "total" and r.totals.loc[0, "context"] == 256
+    assert len(r.ops) == len(raw.ops)
+
+
+def test_estimate_takes_a_mapping_and_a_spec():
+    # the tiny model: 2 layers, d 8, V 10, T 4 (conftest's TINY); its parameters are the estimator's
+    from_dict = pidse.estimate(TINY)
+    assert from_dict.totals.loc[0, "context"] == 4
+    spec = load_spec("gpt2_sm_ln_g")
+    assert pidse.estimate(spec).totals.loc[0, "params"] == 124_439_808  # HF GPT-2's count
+    assert pidse.estimate(spec, overrides=["model.layers=2"]).spec.model.layers == 2
+
+
+def test_by_sums_to_totals():
+    r = pidse.estimate("gpt2_sm_ln_g", protocol="sigma-fss")
+    for group in ("kind", "layer", "block", "part"):
+        frame = r.by(group)
+        assert frame["comm_bytes"].sum() == pytest.approx(r.totals.loc[0, "comm_bytes"])
+        assert frame["flops"].sum() == r.totals.loc[0, "flops"]
+    with pytest.raises(InputError):
+        r.by("colour")
+
+
+def test_parts_multiply_out_to_the_total():
+    # fixed + L x layer + (L - k) x ffn, on the graph's `part` column: the decomposition the sweep uses
+    one = pidse.estimate("gpt2_sm_ln_g", protocol="sigma-fss", overrides={"model.layers": 1}).by("part")
+    parts = dict(zip(one["part"], one["comm_bytes"]))
+    full = pidse.estimate("gpt2_sm_ln_g", protocol="sigma-fss", overrides={"model.layers": 5,
+                                                                          "ffn.prune_last": 2})
+    assert full.totals.loc[0, "comm_bytes"] == pytest.approx(parts["fixed"] + 5 * parts["layer"] + 3 * parts["ffn"])
+
+
+def test_repr_is_short_and_html_renders():
+    r = pidse.estimate("gpt2_sm_ln_g", protocol="aero-secretflow")
+    assert len(repr(r)) < 200 and "gpt2_sm_ln_g" in repr(r)
+    assert "<table" in r._repr_html_()
+
+
+def test_compare_savings_against_a_baseline():
+    frame = pidse.compare(["gpt2_sm_ln_g", "gpt2_sm_scfuffn"], baseline="gpt2_sm_ln_g", protocol="aero-secretflow",
+                          context=[128, 256])
+    assert list(frame["context"]) == [128, 128, 256, 256]
+    assert frame.loc[0, "comm_bytes_x"] == 1.0
+    assert frame.loc[1, "comm_bytes_x"] == pytest.approx(frame.loc[0, "comm_bytes"] / frame.loc[1, "comm_bytes"])
+
+
+def test_sweep_returns_a_frame():
+    frame = pidse.sweep("aero", context=128)
+    assert {"comm_bytes", "latency_s", "ppl", "pareto_comm_bytes"} <= set(frame.columns)
+
+
+def test_bad_input_is_one_error():
+    with pytest.raises(InputError, match="a protocol"):
+        pidse.estimate("gpt2_sm_ln_g", network="lan")
+    with pytest.raises(InputError, match="spec key"):
+        pidse.estimate("gpt2_sm_ln_g", overrides={"model.layrs": 3})
+
+
+def test_cli_compare_prints_one_table():
+    result = invoke("compare", "gpt2_sm_ln_g", "gpt2_sm_scfuffn", "gpt2_sm_t_scfuffn_ereg", "-p", "aero-secretflow",
+                    "-T", "128,256")
+    assert result.exit_code == 0, result.output
+    lines = result.stdout.splitlines()
+    assert lines[0].split()[:3] == ["spec", "label", "T"] and len(lines) == 2 + 6 + 2
+    assert "x = baseline / this" in result.stdout
+    assert invoke("compare", "gpt2_sm_ln_g", "pythia_70m", "--format", "json").exit_code == 0
+    assert_one_line_error(invoke("compare", "gpt2_sm_ln_g", "nosuch"), "nosuch")
