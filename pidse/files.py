@@ -43,3 +43,26 @@ def write_text_atomic(path, text: str) -> None:
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise
+
+
+def output_dir(out, default: str, marker: str, overwrite: bool) -> Path:
+    """The folder a command writes its outputs to. Given (`--out`): used as it is, but a folder that already
+    holds `marker` (the command's earlier output, a committed report) is refused unless `overwrite`. Not given:
+    a new folder `default` (or `default-2`, `default-3`, ...) in the working directory, so that no command
+    writes over anything by default."""
+    if out is not None:
+        out = Path(out)
+        if out.exists() and not out.is_dir():
+            raise InputError("--out", None, "a folder", str(out))
+        if (out / marker).exists() and not overwrite:
+            raise InputError("--out", None, f"a folder without an earlier {marker} (pass --overwrite to replace "
+                             "it)", str(out))
+    else:
+        out, n = Path(default), 2
+        while out.exists():
+            out, n = Path(f"{default}-{n}"), n + 1
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+    except OSError as err:
+        raise InputError("--out", None, f"a folder that can be created ({err.strerror})", str(out)) from None
+    return out

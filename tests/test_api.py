@@ -82,3 +82,17 @@ def test_cli_compare_prints_one_table():
     assert "x = baseline / this" in result.stdout
     assert invoke("compare", "gpt2_sm_ln_g", "pythia_70m", "--format", "json").exit_code == 0
     assert_one_line_error(invoke("compare", "gpt2_sm_ln_g", "nosuch"), "nosuch")
+
+
+def test_outputs_never_overwrite_by_default(tmp_path, monkeypatch):
+    # no --out: a new folder in the working directory, then -2; --out onto an earlier sweep needs --overwrite
+    monkeypatch.chdir(tmp_path)
+    space = ["--space", "he_vs_mpc", "-p", "aero-secretflow", "-n", "wan"]
+    assert invoke("sweep", *space).exit_code == 0
+    assert invoke("sweep", *space).exit_code == 0
+    assert (tmp_path / "pidse-sweep" / "sweep.md").is_file() and (tmp_path / "pidse-sweep-2" / "sweep.md").is_file()
+    assert_one_line_error(invoke("sweep", *space, "--out", tmp_path / "pidse-sweep"), "--overwrite")
+    assert invoke("sweep", *space, "--out", tmp_path / "pidse-sweep", "--overwrite").exit_code == 0
+    assert invoke("validate", "--published").exit_code == 0
+    assert (tmp_path / "pidse-validation" / "validation.md").is_file()
+    assert_one_line_error(invoke("validate", "--published", "--out", tmp_path / "pidse-validation"), "--overwrite")

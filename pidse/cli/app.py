@@ -175,8 +175,11 @@ def validate(
     published: bool = typer.Option(False, "--published", help="Price every row of a published-measurements CSV "
                                    "with the table that models its system, and write validation.md and "
                                    "validation.png to --out."),
-    out: Path = typer.Option(Path("reports"), "--out", "-o", metavar="DIR", help="--published: the folder for "
-                             "validation.md and validation.png."),
+    out: Optional[Path] = typer.Option(None, "--out", "-o", metavar="DIR", show_default=False,
+                                       help="--published: the folder for validation.md and validation.png "
+                                            "(default: a new folder pidse-validation in the working directory)."),
+    overwrite: bool = typer.Option(False, "--overwrite", help="--published: replace an earlier validation.md in "
+                                   "--out."),
     engine: str = typer.Option("spu", "--engine", metavar="NAME", help="The engine that runs the model: spu."),
     protocol: Optional[str] = typer.Option(None, "--protocol", "-p", metavar="NAME", show_default=False,
                                            help="spu: cheetah, semi2k or aby3."),
@@ -201,7 +204,7 @@ def validate(
     from pidse.spec.load import load_spec
 
     if published:
-        return _validate_published(spec, out)
+        return _validate_published(spec, out, overwrite)
     if spec is None or protocol is None:
         raise InputError("pidse validate", None, "SPEC and --protocol NAME, or --published [FILE]")
     if engine != "spu":
@@ -216,15 +219,15 @@ def validate(
     typer.echo(spu_validate.render(result, "json" if fmt == Format.json else fmt.value).rstrip("\n"))
 
 
-def _validate_published(data: Optional[Path], out: Path) -> None:
+def _validate_published(data: Optional[Path], out: Optional[Path], overwrite: bool) -> None:
     from pidse.calibrate.published import compare
-    from pidse.files import write_text_atomic
+    from pidse.files import output_dir, write_text_atomic
     from pidse.report import validation
 
+    command = "pidse validate --published" + (f" {data}" if data else "") + (f" --out {out}" if out else "") \
+        + (" --overwrite" if overwrite else "")
+    out = output_dir(out, "pidse-validation", "validation.md", overwrite)
     rows = compare(data)
-    out.mkdir(parents=True, exist_ok=True)
-    command = "pidse validate --published" + (f" {data}" if data else "") + \
-        (f" --out {out}" if out != Path("reports") else "")
     validation.plot(rows, out / "validation.png")
     write_text_atomic(out / "validation.md", validation.markdown(rows, command, "validation.png"))
     judged = validation.verdicts(rows)
@@ -245,8 +248,11 @@ def sweep(
     network: Optional[str] = typer.Option(None, "--network", "-n", metavar="PRESET[,PRESET...]",
                                           help="Network presets, comma-separated; `table` is the table's own "
                                                "(default: the space's)."),
-    out: Path = typer.Option(Path("reports"), "--out", "-o", metavar="DIR",
-                             help="Folder for sweep.csv, sweep.md and the plots."),
+    out: Optional[Path] = typer.Option(None, "--out", "-o", metavar="DIR", show_default=False,
+                                       help="Folder for sweep.csv, sweep.md and the plots (default: a new folder "
+                                            "pidse-sweep in the working directory)."),
+    overwrite: bool = typer.Option(False, "--overwrite", help="Replace an earlier sweep in --out (its sweep.md "
+                                   "and files of the same names)."),
     db: Optional[Path] = typer.Option(None, "--db", envvar="PIDSE_DB", metavar="FILE", show_default=False,
                                       help="Measured-perplexity database (default $PIDSE_DB, else "
                                            "~/.local/share/pidse/ppl.sqlite)."),
@@ -264,6 +270,8 @@ def sweep(
     from pidse.search.space import load_space
     from pidse.search.sweep import sweep as run_sweep
 
+    from pidse.files import output_dir
+
     design = load_space(space)
     contexts = int_list(context, "--context") if context else list(design.contexts) or [128]
     protocols = name_list(protocol, "--protocol") or design.protocols
@@ -279,11 +287,13 @@ def sweep(
                 yield from bar
         return wrap
 
+    given = (("--context", context), ("--space", None if space == "aero" else space), ("--protocol", protocol),
+             ("--network", network), ("--out", out))
+    command = " ".join(["pidse sweep"] + [f"{k} {v}" for k, v in given if v is not None]
+                       + (["--overwrite"] if overwrite else []))
+    out = output_dir(out, "pidse-sweep", "sweep.md", overwrite)
     with open_db(db) as store:
         df = run_sweep(design, contexts, protocols, networks, db=store, progress=progress("sweep"))
-    given = (("--context", context), ("--space", None if space == "aero" else space), ("--protocol", protocol),
-             ("--network", network), ("--out", None if out == Path("reports") else out))
-    command = " ".join(["pidse sweep"] + [f"{k} {v}" for k, v in given if v is not None])
     written = write_outputs(df, design, out, command, progress=progress("plots"))
     typer.echo(render_summary(df, fmt.value).rstrip("\n"))
     typer.echo(f"wrote {len(written)} files to {out}/ ({len(df):,} points): "
