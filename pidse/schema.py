@@ -149,3 +149,41 @@ def name_list(text: str | None, option: str) -> list[str]:
     if not all(items):
         raise InputError(option, None, "names separated by commas", text)
     return list(dict.fromkeys(items))
+
+
+_RATE = {"bps": 1.0, "kbps": 1e3, "mbps": 1e6, "gbps": 1e9, "tbps": 1e12, "b/s": 1.0, "kb/s": 8e3, "mb/s": 8e6,
+         "gb/s": 8e9}
+_TIME = {"s": 1.0, "ms": 1e-3, "us": 1e-6, "µs": 1e-6, "min": 60.0}
+
+
+def bandwidth_bps(text, option: str = "--bandwidth") -> float | None:
+    """'100Mbps', '1 Gbps', '400MB/s' (bytes), or a bare number of bits per second -> bits per second."""
+    return _with_unit(text, option, _RATE, "bits per second, e.g. 100Mbps, 1Gbps, 377MB/s or 1e9", lower=True)
+
+
+def seconds(text, option: str = "--rtt") -> float | None:
+    """'80ms', '0.5 ms', '2s', or a bare number of seconds -> seconds."""
+    return _with_unit(text, option, _TIME, "a time, e.g. 80ms, 0.5ms or 0.08 (seconds)", lower=False)
+
+
+def _with_unit(text, option: str, units: dict, expected: str, lower: bool) -> float | None:
+    if text is None:
+        return None
+    raw = str(text).strip()
+    number, unit = raw, ""
+    for i in range(len(raw), 0, -1):  # the longest numeric prefix; the rest is the unit
+        try:
+            float(raw[:i])
+        except ValueError:
+            continue
+        number, unit = raw[:i], raw[i:].strip()
+        break
+    key = unit.lower() if lower else unit
+    table = {k.lower(): v for k, v in units.items()} if lower else units
+    try:
+        value = float(number) * (table[key] if unit else 1.0)
+    except (KeyError, ValueError):
+        raise InputError(option, None, expected, raw) from None
+    if not value == value or value in (float("inf"), float("-inf")):  # NaN or infinite
+        raise InputError(option, None, expected, raw)
+    return value

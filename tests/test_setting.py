@@ -190,3 +190,32 @@ def test_table_metadata_is_validated(tmp_path):
 def test_hardware_dataclass():
     assert Hardware("x", "cpu", 2, 3.0).throughput == 6.0
     assert Hardware("g", "gpu", tflops=19.5).summary() == "g (gpu, 19.5 TFLOP/s)"
+
+
+@pytest.mark.parametrize("text, bps", [("100Mbps", 1e8), ("1 Gbps", 1e9), ("377MB/s", 377 * 8e6), ("1e9", 1e9),
+                                       ("3.5gbps", 3.5e9)])
+def test_bandwidth_units(text, bps):
+    from pidse.schema import bandwidth_bps
+
+    assert bandwidth_bps(text) == pytest.approx(bps)
+
+
+@pytest.mark.parametrize("text, s", [("80ms", 0.08), ("0.5 ms", 5e-4), ("2s", 2.0), ("0.08", 0.08)])
+def test_time_units(text, s):
+    from pidse.schema import seconds
+
+    assert seconds(text) == pytest.approx(s)
+
+
+@pytest.mark.parametrize("option, value, expect", [("--bandwidth", "nan", "bits per second"),
+                                                    ("--bandwidth", "fast", "bits per second"),
+                                                    ("--rtt", "3parsecs", "a time"), ("--rtt", "inf", "a time"),
+                                                    ("--bandwidth", "0Gbps", "positive bandwidth")])
+def test_cli_rejects_bad_units(option, value, expect):
+    assert_one_line_error(invoke("estimate", "gpt2_sm_ln_g", "-p", "sigma-fss", option, value), expect)
+
+
+def test_cli_takes_human_units():
+    result = invoke("estimate", "gpt2_sm_ln_g", "-p", "sigma-fss", "--bandwidth", "1Gbps", "--rtt", "80ms")
+    assert result.exit_code == 0 and "1,000 Mbps, RTT 80.0 ms" in result.stdout
+    assert invoke("estimate", "-h").exit_code == 0

@@ -10,12 +10,13 @@ from typing import List, Optional
 import typer
 
 from pidse.errors import InputError, user_errors
-from pidse.schema import int_list, name_list
+from pidse.schema import bandwidth_bps, int_list, name_list, seconds
 
 app = typer.Typer(
     help="pidse: cost model and design-space exploration for private (MPC/HE) LLM inference.\n\n"
          "Start with `pidse estimate arch_specs/gpt2_sm_scfuffn.yaml`.",
     no_args_is_help=True, add_completion=False, pretty_exceptions_enable=False, rich_markup_mode=None,
+    context_settings={"help_option_names": ["-h", "--help"]},
 )
 
 
@@ -72,10 +73,11 @@ def estimate(
     network: Optional[str] = typer.Option(None, "--network", "-n", metavar="PRESET",
                                           help="Network preset (lan, wan, wan-aero, ...). Default: the "
                                                "table's own (a calibrated table's fitted effective network)."),
-    bandwidth: Optional[float] = typer.Option(None, "--bandwidth", metavar="BPS",
-                                              help="Bandwidth in bits/s, overriding the network's."),
-    rtt: Optional[float] = typer.Option(None, "--rtt", metavar="SECONDS", help="Round-trip time in seconds, "
-                                        "overriding the network's."),
+    bandwidth: Optional[str] = typer.Option(None, "--bandwidth", metavar="RATE",
+                                            help="Bandwidth overriding the network's: 100Mbps, 1Gbps, 377MB/s "
+                                                 "(bytes), or bits per second."),
+    rtt: Optional[str] = typer.Option(None, "--rtt", metavar="TIME", help="Round-trip time overriding the "
+                                      "network's: 80ms, 0.5ms, or seconds."),
     hardware: Optional[str] = typer.Option(None, "--hardware", metavar="NAME",
                                            help="Price compute on this machine instead of the table's own: a "
                                                 "preset (pidse list hardware) or this-machine. Re-priced by "
@@ -108,7 +110,8 @@ def estimate(
         raise InputError("--network/--bandwidth/--rtt/--hardware/--phase/--baseline/--allow-missing", None,
                          "--protocol TABLE as well: they only apply to priced estimates")
     table = load_table(protocol) if protocol else None
-    setting = resolve_setting(table, network, bandwidth, rtt, hardware, phase) if table else None
+    setting = resolve_setting(table, network, bandwidth_bps(bandwidth), seconds(rtt), hardware, phase) \
+        if table else None
     price = dict(convention=convention.value, table=table, setting=setting, allow_missing=allow_missing)
     result = run_estimate(load_spec(spec, set_, context), **price)
     base = run_estimate(load_spec(baseline, set_, context), **price) if baseline else None

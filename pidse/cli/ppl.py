@@ -17,6 +17,7 @@ app = typer.Typer(
     help="Measured perplexities of trained architectures: list, add, import, export. An SQLite database at "
          "--db, $PIDSE_DB or ~/.local/share/pidse/ppl.sqlite, seeded with the published AERO numbers.",
     no_args_is_help=True, add_completion=False, pretty_exceptions_enable=False, rich_markup_mode=None,
+    context_settings={"help_option_names": ["-h", "--help"]},
 )
 
 DB = typer.Option(None, "--db", envvar="PIDSE_DB", metavar="FILE", show_default=False,
