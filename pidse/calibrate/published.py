@@ -36,13 +36,19 @@ class Unexpressed(Exception):
 
 @dataclass
 class Rules:
-    models: dict
+    models: list
     ops: list
 
     @classmethod
     def load(cls, path: Path = MAP_FILE) -> "Rules":
         data = read_mapping(path)
-        return cls(dict(data["models"]), list(data["ops"]))
+        return cls(list(data["models"]), list(data["ops"]))
+
+    def spec_name(self, model: str) -> str:
+        for rule in self.models:
+            if re.search(rule["match"], model, re.IGNORECASE):
+                return rule["spec"]
+        raise Unexpressed(f"no spec for model {model!r}: no `models` rule of {MAP_FILE.name} matches it")
 
     def op_rule(self, text: str) -> tuple[dict, re.Match]:
         for rule in self.ops:
@@ -101,9 +107,7 @@ def phase_of(text: str, table) -> str:
 
 
 def _spec(row: dict, rules: Rules):
-    base = rules.models.get(row["model"])
-    if base is None:
-        raise Unexpressed(f"no spec for model {row['model']!r} in {MAP_FILE.name}")
+    base = rules.spec_name(row["model"])
     sets = [f"{key}={int(float(row[col]))}" for col, key in SIZES.items() if (row.get(col) or "").strip()]
     tokens = int(float(row.get("input_tokens") or 128))
     generated = int(float(row.get("generated_tokens") or 1))
