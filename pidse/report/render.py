@@ -10,7 +10,8 @@ from pidse.cost.family import COST_COLUMNS
 from pidse.model.estimate import Estimate
 from pidse.ops import SHAPE_KEYS
 from pidse.report import ckks
-from pidse.report.text import csv_text, duration, facts_block, gigabytes, grid, shape_text, si
+from pidse.report.text import (byte_sizes, csv_text, duration, durations, facts_block, gigabytes, grid,
+                               shape_text, si)
 
 FORMATS = ("table", "json", "csv", "markdown")
 SHAPE_COLUMNS = tuple(dict.fromkeys(k for keys in SHAPE_KEYS.values() for k in keys))
@@ -84,7 +85,17 @@ def to_json(est: Estimate, by: str = "op", baseline: Estimate | None = None) -> 
     data = summary(est, baseline)
     if by != "op":
         data["breakdown"] = {"by": by, "rows": shares(est.breakdown(by), est.totals)}
-    return json.dumps(data, indent=2)
+    return json.dumps(_whole_rounds(data), indent=2)
+
+
+def _whole_rounds(node):
+    """Round trips are whole numbers: formulas with log2 of a non-power of two give fractions, rounded here."""
+    if isinstance(node, dict):
+        return {k: (round(v) if k == "rounds" and isinstance(v, float) else _whole_rounds(v))
+                for k, v in node.items()}
+    if isinstance(node, list):
+        return [_whole_rounds(v) for v in node]
+    return node
 
 
 def to_csv(est: Estimate, by: str = "op") -> str:
@@ -166,9 +177,16 @@ def breakdown_grid(est: Estimate, by: str) -> tuple[list[str], list[list[str]]]:
             if r.get("comm_bytes") is None:
                 cells += ["uncosted", "-", "-", "-", "-"]
             else:
-                cells += [gigabytes(r["comm_bytes"]), f"{r['comm_bytes_pct']:.1f}", f"{r['rounds']:.0f}",
-                          duration(r["latency_s"]), f"{r['latency_s_pct']:.1f}"]
+                cells += [None, f"{r['comm_bytes_pct']:.1f}", f"{r['rounds']:.0f}", None,
+                          f"{r['latency_s_pct']:.1f}"]
         body.append(cells)
+    if est.table is not None:  # one unit per column
+        at = header.index("comm")
+        comm = byte_sizes([r.get("comm_bytes") for r in rows])
+        latency = durations([r.get("latency_s") for r in rows])
+        for cells, c, lat in zip(body, comm, latency):
+            if cells[at] is None:
+                cells[at], cells[at + 3] = c, lat
     return header, body
 
 

@@ -1,4 +1,7 @@
-"""Numbers as text, at the output edge: units (GB, min, "14.5G"), aligned grids, Markdown tables, CSV."""
+"""Numbers as text, at the output edge: units (GB, min, "14.5B"), aligned grids, Markdown tables, CSV.
+
+Counts use K / M / B / T (thousand, million, billion, trillion). A column of a table uses one unit for all its
+rows (`column_units`), so that a reader compares digits, not units."""
 from __future__ import annotations
 
 import csv
@@ -6,8 +9,8 @@ import io
 
 
 def si(value: float, unit: str = "") -> str:
-    """124439808 -> '124.44M'."""
-    for factor, prefix in ((1e12, "T"), (1e9, "G"), (1e6, "M"), (1e3, "K")):
+    """124439808 -> '124.44M'; 1.24e9 -> '1.24B'."""
+    for factor, prefix in ((1e12, "T"), (1e9, "B"), (1e6, "M"), (1e3, "K")):
         if abs(value) >= factor:
             return f"{value / factor:.2f}{prefix}{unit}"
     return f"{value:.3g}{unit}"
@@ -23,6 +26,30 @@ def duration(seconds: float) -> str:
     if seconds >= 5 * 3600:
         return f"{seconds / 3600:.1f} h"
     return f"{seconds / 60:.2f} min" if seconds >= 120 else f"{seconds:.2f} s"
+
+
+def durations(values) -> list[str]:
+    """Times in one unit, the one duration() picks for the largest ('-' for None)."""
+    largest = max((v for v in values if v is not None), default=0.0)
+    unit, scale = ("h", 3600) if largest >= 5 * 3600 else ("min", 60) if largest >= 120 else ("s", 1)
+    return _fixed(values, scale, unit)
+
+
+def byte_sizes(values) -> list[str]:
+    """Byte counts in one unit, the one gigabytes() picks for the largest ('-' for None)."""
+    largest = max((v for v in values if v is not None), default=0.0)
+    unit, scale = ("TB", 1e12) if largest >= 1e12 else ("GB", 1e9) if largest >= 1e7 else ("MB", 1e6)
+    return _fixed(values, scale, unit)
+
+
+def _fixed(values, scale: float, unit: str) -> list[str]:
+    """Two decimals in `unit`; a non-zero value that rounds to 0.00 shows as <0.01 (never a false zero)."""
+    def one(v):
+        if v is None:
+            return "-"
+        text = f"{v / scale:.2f}"
+        return f"<0.01 {unit}" if v and text in ("0.00", "-0.00") else f"{text} {unit}"
+    return [one(v) for v in values]
 
 
 def shape_text(shape: dict) -> str:
@@ -53,6 +80,7 @@ def grid(header: list[str], rows: list[list[str]], markdown: bool) -> str:
 
 
 def _is_number(text: str) -> bool:
+    text = text[1:] if text.startswith("<") else text  # "<0.01 GB"
     return bool(text) and (text[0].isdigit() or text[0] in "-+" and text[1:2].isdigit() or text == "-")
 
 
