@@ -9,6 +9,7 @@ writes the report.
 from __future__ import annotations
 
 import csv
+import dataclasses
 import re
 from dataclasses import dataclass
 from pathlib import Path
@@ -145,6 +146,9 @@ def price_row(row: dict, table, rules: Rules) -> dict:
     """Predicted comm_bytes, rounds, compute_s and latency_s of the ops one published row measured."""
     setting = Setting(network_of(row["network"], table), table.hardware, phase_of(row["online_offline"], table))
     rule, found = rules.op_rule(row["op"])
+    ran = {k: v for k, v in (rule.get("constants") or {}).items() if k in getattr(table, "constants", {})}
+    if ran:  # the configuration the paper ran this row in
+        table = dataclasses.replace(table, constants={**table.constants, **ran})
     try:
         if "kind" in rule:  # a microbenchmark: one op of a stated shape
             ops = [_micro(rule, found)]
