@@ -219,3 +219,19 @@ def test_cli_takes_human_units():
     result = invoke("estimate", "gpt2_sm_ln_g", "-p", "sigma-fss", "--bandwidth", "1Gbps", "--rtt", "80ms")
     assert result.exit_code == 0 and "1,000 Mbps, RTT 80.0 ms" in result.stdout
     assert invoke("estimate", "-h").exit_code == 0
+
+
+def test_published_rows_name_aero_designs(tmp_path):
+    # an AERO label in the model column picks the spec through the one label map (ScFuFFNi6 = 6 FFNs pruned), and
+    # aero-secretflow keeps its fitted effective network (AERO's stated 100 Mbps cannot carry its own bytes)
+    import pidse
+
+    path = _csv(tmp_path / "aero.csv", [
+        ["a", "AERO (SecretFlow)", "GPT-2 (EReg(SM(t)+ScFuFFNi6))", "12", "768", "12", "3072", "50000", "128", "1",
+         "whole-model", "6.28", "GB (1e9 B)", "total over parties", "", "253.8", "100 Mbps, 80 ms RTT",
+         "end-to-end"]])
+    row = compare(path)[0]
+    expected = pidse.estimate("gpt2_sm_t_scfuffn_ereg", protocol="aero-secretflow", context=128,
+                              overrides={"ffn.prune_last": 6, "model.max_context": 1024})
+    assert row["table"] == "aero-secretflow" and row["network"].name == "aero-secretflow-effective"
+    assert row["comm_pred"] == pytest.approx(expected.totals.loc[0, "comm_bytes"])
