@@ -21,10 +21,10 @@ TARGET_S = 1.0
 
 
 def command(spec: Path) -> list[str]:
-    """The installed `pidse` script beside this interpreter, else `python -m pidse.cli.app`."""
+    """The installed `pidse` script beside this interpreter, else `python -m pidse.cli`."""
     script = Path(sys.executable).parent / "pidse"
     script = str(script) if script.exists() else shutil.which("pidse")
-    return [script, "estimate", str(spec)] if script else [sys.executable, "-m", "pidse.cli.app", "estimate", str(spec)]
+    return [script, "estimate", str(spec)] if script else [sys.executable, "-m", "pidse.cli", "estimate", str(spec)]
 
 
 def median_s(run, runs: int) -> float:

@@ -13,17 +13,22 @@ builds graphs itself.
 """
 from __future__ import annotations
 
-import numpy as np
+from typing import TYPE_CHECKING
 
 from pidse.cost.ckks.ops import ct
 from pidse.cost.ckks.price import price_he
 from pidse.cost.family import accumulate
 from pidse.cost.setting import Network, Setting
 
+if TYPE_CHECKING:
+    import numpy as np
+
 ANY = Setting(Network("any", 1.0, 0.0))  # primitive prices do not depend on the network; the sweep redoes latency
 
 
 def _vector(rows: list[dict], columns: tuple, index: dict) -> np.ndarray:
+    import numpy as np  # lazy here and below: only the sweep needs it, and `pidse estimate` starts without it
+
     vec = np.zeros(len(columns))
     for r in rows:
         accumulate(vec, r, index)
@@ -88,6 +93,8 @@ class Transitions:
 
 def depth_values(pieces, table, depth: list, columns: tuple) -> np.ndarray:
     """Rows of `columns` for every (layers, prune_last) in `depth`, under CKKS table `table`."""
+    import numpy as np
+
     if pieces.generate > 1:  # decode steps repeat the layers: price every depth in full
         index = {c: i for i, c in enumerate(columns)}
         out = []

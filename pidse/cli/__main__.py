@@ -1,0 +1,4 @@
+"""`python -m pidse.cli ...` is the `pidse` command."""
+from pidse.cli import main
+
+main()
