@@ -40,11 +40,26 @@ class Unexpressed(Exception):
 class Rules:
     models: list
     ops: list
+    settings: list
 
     @classmethod
     def load(cls, path: Path = MAP_FILE) -> "Rules":
         data = read_mapping(path)
-        return cls(list(data["models"]), list(data["ops"]))
+        return cls(list(data["models"]), list(data["ops"]), list(data.get("settings") or []))
+
+    def constants(self, row: dict, rule: dict) -> dict:
+        """Table constants the paper ran this row with: the op rule's, then the system and model settings'."""
+        out = dict(rule.get("constants") or {})
+        for s in self.settings:
+            if re.search(s["system"], row["system"]) and re.search(s["model"], row["model"], re.IGNORECASE):
+                out.update(s.get("constants") or {})
+        return out
+
+    def scope(self, row: dict) -> str | None:
+        """A setting's `scope` for this row, where the row's comm_scope column misleads."""
+        found = [s["scope"] for s in self.settings if "scope" in s and re.search(s["system"], row["system"])
+                 and re.search(s["model"], row["model"], re.IGNORECASE)]
+        return found[-1] if found else None
 
     def spec_name(self, model: str) -> str:
         for rule in self.models:
@@ -145,6 +160,8 @@ def _select(rows: list[dict], select, text: str) -> list[dict]:
         chosen = [r for r in rows if r["kind"] in kinds or (names and re.search(names, r["op"]))]
     if "[per layer]" in text:
         chosen = [r for r in chosen if r["layer"] == 0]
+    elif "all layers" in text.lower():
+        chosen = [r for r in chosen if r["layer"] is not None]
     elif "[per instance]" in text:
         chosen = chosen[:1]
     if not chosen:
@@ -167,7 +184,7 @@ def price_row(row: dict, table, rules: Rules) -> dict:
     """Predicted comm_bytes, rounds, compute_s and latency_s of the ops one published row measured."""
     setting = Setting(network_of(row["network"], table), table.hardware, phase_of(row["online_offline"], table))
     rule, found = rules.op_rule(row["op"])
-    ran = {k: v for k, v in (rule.get("constants") or {}).items() if k in getattr(table, "constants", {})}
+    ran = {k: v for k, v in rules.constants(row, rule).items() if k in getattr(table, "constants", {})}
     if ran:  # the configuration the paper ran this row in
         table = dataclasses.replace(table, constants={**table.constants, **ran})
     try:
@@ -211,12 +228,16 @@ def compare(path: str | Path | None = None) -> list[dict]:
         except Unexpressed as err:
             out.append({**rec, "why": str(err)})
             continue
-        per_party = "party" in row["comm_scope"].lower() and "total" not in row["comm_scope"].lower()
+        scope = rules.scope(row) or ("per_party" if "party" in row["comm_scope"].lower()
+                                     and "total" not in row["comm_scope"].lower() else "total")
+        per_party = scope == "per_party"
+        network_only = bool(re.search(r"comm(unication|\.)? time", row.get("note") or "", re.IGNORECASE))
         comm_pred = pred["comm_bytes"] / (table.parties if per_party else 1)
         rec.update(phase=pred["setting"].phase, network=pred["setting"].network, per_party=per_party,
                    comm_pub=published_bytes(row), comm_pred=comm_pred,
                    rounds_pub=_number(row.get("rounds_published")), rounds_pred=pred["rounds"],
-                   latency_pub=_number(row.get("latency_s_published")), latency_pred=pred["latency_s"],
+                   latency_pub=_number(row.get("latency_s_published")), network_only=network_only,
+                   latency_pred=pred["latency_s"] - (pred["compute_s"] if network_only else 0.0),
                    compute_pred=pred["compute_s"])
         for metric in ("comm", "rounds", "latency"):
             pub, pre = rec[f"{metric}_pub"], rec[f"{metric}_pred"]

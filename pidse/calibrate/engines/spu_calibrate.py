@@ -222,7 +222,7 @@ def _table(protocol, shapes, repeats, session, ops, fit, rows, session_setup, el
         "online_only": bool(online),
         "system": f"SecretFlow SPU {S.version()}, {protocol.upper()} (measured here)",
         "matches": [f"(?i)^(SecretFlow[- ])?SPU[- ]?({parties}PC[- ])?{protocol.upper()}"
-                    + {"cheetah": "|^Cheetah\\b", "aby3": "(?! baseline)"}.get(protocol, "")],
+                    + {"aby3": "(?! baseline)"}.get(protocol, "")],
         "hardware": _calibration_machine(),
         "offline": {"unknown": "SEMI2K's Beaver triples come from a trusted dealer whose traffic SPU does not "
                                "count"} if online else "none",
