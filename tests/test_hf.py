@@ -1,38 +1,207 @@
-"""HuggingFace config.json -> spec, offline: GPT-2, GPT-NeoX (Pythia) and Llama configs as published on the Hub."""
+"""HuggingFace config.json -> spec, offline: 17 real models' published configs (tests/data/hf/NAME/config.json,
+written by hand from the Hub), checked against transformers' own parameter counts where it is installed.
+
+pidse counts embeddings + layers + final norm + LM head (a tied head: not again). transformers counts
+`sum(p.numel() for p in model.parameters())` of the model built on the meta device (no weights, seconds):
+AutoModelForCausalLM for decoders, and for the encoders (BERT, RoBERTa) `AutoModel(add_pooling_layer=False)`,
+the encoder stack that pidse's graph follows (its tied LM head adds no parameter; the pooler and the MLM head's
+transform are not in pidse's graph). Where pidse cannot express a part of the model, the mapping warns
+(HFConfigWarning, one line each) with the parameters it leaves out, and the table checks that
+pidse's count + the warned parameters = transformers' count.
+"""
 from __future__ import annotations
 
 import json
+import subprocess
+import sys
+import warnings
 
 import pytest
 
-from conftest import DATA, SPECS, assert_one_line_error, invoke
+from conftest import DATA, ROOT, SPECS, assert_one_line_error, invoke
+from pidse.errors import InputError
 from pidse.model.estimate import estimate
+from pidse.spec.hf import HFConfigWarning, _name, map_hf_config
 from pidse.spec.load import load_spec
 
-# (config.json, the hand-written spec it must equal, HF parameter count, name; counts derived in test_spec.py)
-MODELS = [
-    pytest.param("gpt2_config.json", "gpt2_sm_ln_g.yaml", 124_439_808, "gpt2_config", id="gpt2"),
-    pytest.param("pythia_70m_config.json", "pythia_70m.yaml", 70_426_624, "pythia-70m", id="pythia-70m"),
-    pytest.param("tinyllama_config.json", "tinyllama_1.1b.yaml", 1_100_048_384,
-                 "TinyLlama-1.1B-intermediate-step-1431k-3T", id="tinyllama"),
+HF = DATA / "hf"
+
+# (folder, pidse's count, transformers' count, the keys of the warnings). A difference is always warned, and the
+# warned parameters add up to it.
+TABLE = [
+    ("gpt2", 124_439_808, 124_439_808, []),
+    ("gpt2-medium", 354_823_168, 354_823_168, []),
+    ("pythia-160m", 162_322_944, 162_322_944, []),
+    ("Llama-2-7b-hf", 6_738_415_616, 6_738_415_616, []),
+    ("TinyLlama-1.1B-intermediate-step-1431k-3T", 1_100_048_384, 1_100_048_384, []),
+    ("Mistral-7B-v0.1", 7_241_732_096, 7_241_732_096, ["sliding_window"]),
+    ("Qwen2-0.5B", 494_005_120, 494_032_768, ["model_type"]),  # q, k, v biases
+    ("Qwen3-0.6B", 596_042_752, 596_049_920, ["model_type"]),  # QK-norm
+    ("gemma-2b", 2_506_172_416, 2_506_172_416, []),
+    ("gemma-2-2b", 2_614_222_080, 2_614_341_888,  # sandwich norms
+     ["model_type", "attn_logit_softcapping", "final_logit_softcapping", "sliding_window"]),
+    ("phi-2", 2_779_632_640, 2_779_683_840, ["model_type", "model_type"]),  # shared LayerNorm; LM head bias
+    ("Phi-3-mini-4k-instruct", 3_821_079_552, 3_821_079_552, ["sliding_window"]),
+    ("opt-125m", 125_237_760, 125_239_296, ["max_position_embeddings"]),  # 2 offset rows of positions
+    ("falcon-rw-1b", 1_311_625_216, 1_311_625_216, ["alibi"]),
+    ("falcon-7b", 6_921_570_752, 6_921_720_704, ["parallel_attn", "bias"]),  # LayerNorm biases
+    ("bert-base-uncased", 108_890_112, 108_891_648, ["type_vocab_size"]),
+    ("roberta-base", 124_052_736, 124_055_040, ["max_position_embeddings", "type_vocab_size"]),
+]
+ENCODERS = {"bert", "roberta"}
+
+
+def load_warned(path, **kwargs):
+    """(spec, its HFConfigWarnings) of a config.json."""
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        spec = load_spec(path, **kwargs)
+    return spec, [w.message for w in caught if issubclass(w.category, HFConfigWarning)]
+
+
+def warning_key(note) -> str:
+    return str(note).split(":")[0]
+
+
+@pytest.mark.parametrize("folder, params, hf_params, keys", TABLE)
+def test_table_pidse(folder, params, hf_params, keys):
+    spec, notes = load_warned(HF / folder / "config.json")
+    assert spec.name == folder and spec.context == 128
+    assert estimate(spec).totals["params"] == params
+    assert [warning_key(n) for n in notes] == keys
+    assert params + sum(n.params for n in notes) == hf_params
+
+
+@pytest.fixture(scope="module")
+def hf_count():
+    """hf_count(folder) -> transformers' parameter count of the model built from that config on the meta device."""
+    torch = pytest.importorskip("torch")
+    transformers = pytest.importorskip("transformers")
+
+    def count(folder) -> int:
+        cfg = transformers.AutoConfig.from_pretrained(folder)
+        with torch.device("meta"):
+            if cfg.model_type in ENCODERS:
+                model = transformers.AutoModel.from_config(cfg, add_pooling_layer=False)
+            else:
+                model = transformers.AutoModelForCausalLM.from_config(cfg)
+        return sum(p.numel() for p in model.parameters())  # tied weights appear once
+    return count
+
+
+@pytest.mark.parametrize("folder, params, hf_params, keys", TABLE)
+def test_table_transformers(hf_count, folder, params, hf_params, keys):
+    assert hf_count(HF / folder) == hf_params
+
+
+def write_config(tmp_path, base, change=(), drop=(), name="model"):
+    """tmp_path/name/config.json: tests/data/`base` (a config.json or a folder of tests/data/hf) with keys changed
+    or dropped."""
+    source = DATA / base if base.endswith(".json") else HF / base / "config.json"
+    config = json.loads(source.read_text()) | dict(change)
+    for key in drop:
+        del config[key]
+    (tmp_path / name).mkdir(exist_ok=True)
+    path = tmp_path / name / "config.json"
+    path.write_text(json.dumps(config))
+    return path
+
+
+# Variants the published configs do not exercise: pidse + warned parameters must still equal transformers.
+VARIANTS = [
+    pytest.param("TinyLlama-1.1B-intermediate-step-1431k-3T", {"attention_bias": True}, False, ["attention_bias"],
+                 id="llama-attention-bias"),
+    pytest.param("TinyLlama-1.1B-intermediate-step-1431k-3T", {"mlp_bias": True}, False, ["mlp_bias"],
+                 id="llama-mlp-bias"),
+    pytest.param("TinyLlama-1.1B-intermediate-step-1431k-3T", {"attention_bias": True, "mlp_bias": True}, True, [],
+                 id="llama-both-biases"),
+    pytest.param("Mistral-7B-v0.1", {"sliding_window": None}, False, [], id="mistral-no-window"),
+    pytest.param("pythia-160m", {"attention_bias": False}, False, ["attention_bias"], id="neox-no-attention-bias"),
+    pytest.param("pythia-160m", {"use_parallel_residual": False, "tie_word_embeddings": True}, True, [],
+                 id="neox-sequential-tied"),
+    pytest.param("Qwen3-0.6B", {"attention_bias": True}, False, ["attention_bias", "model_type"],
+                 id="qwen3-attention-bias"),
+    pytest.param("gemma-2b", {"attention_bias": True}, False, ["attention_bias"], id="gemma-attention-bias"),
+    pytest.param("phi-2", {"qk_layernorm": True}, True, ["model_type", "model_type", "qk_layernorm"],
+                 id="phi-qk-layernorm"),
+    pytest.param("opt-125m", {"enable_bias": False}, False, ["max_position_embeddings", "enable_bias"],
+                 id="opt-no-bias"),
+    pytest.param("opt-125m", {"layer_norm_elementwise_affine": False}, True,
+                 ["max_position_embeddings", "layer_norm_elementwise_affine"], id="opt-no-affine"),
+    pytest.param("opt-125m", {"do_layer_norm_before": False}, True, ["max_position_embeddings"],
+                 id="opt-post-ln"),
+    pytest.param("falcon-rw-1b", {"parallel_attn": True}, True, ["parallel_attn", "alibi"], id="falcon-parallel"),
+    pytest.param("falcon-rw-1b", {"new_decoder_architecture": True, "num_kv_heads": 8, "alibi": False,
+                                  "bias": False}, False, ["bias"], id="falcon-new-architecture"),
+    pytest.param("gpt2", {"tie_word_embeddings": False}, True, [], id="gpt2-untied"),
+    pytest.param("bert-base-uncased", {"is_decoder": True, "type_vocab_size": 1}, True, ["type_vocab_size"],
+                 id="bert-decoder"),
 ]
 
 
-@pytest.mark.parametrize("config, yaml_spec, params, name", MODELS)
-def test_config_equals_spec(config, yaml_spec, params, name):
-    hf, mine = load_spec(DATA / config, context=128), load_spec(SPECS / yaml_spec, context=128)
-    for section in ("model", "norm", "attention", "ffn", "embeddings"):
+@pytest.mark.parametrize("base, change, bias, keys", VARIANTS)
+def test_variant_pidse(tmp_path, base, change, bias, keys):
+    spec, notes = load_warned(write_config(tmp_path, base, change))
+    assert spec.model.bias is bias
+    assert [warning_key(n) for n in notes] == keys
+
+
+@pytest.mark.parametrize("base, change, bias, keys", VARIANTS)
+def test_variant_transformers(hf_count, tmp_path, base, change, bias, keys):
+    spec, notes = load_warned(write_config(tmp_path, base, change))
+    assert estimate(spec).totals["params"] + sum(n.params for n in notes) == hf_count(tmp_path / "model")
+
+
+@pytest.mark.parametrize("folder", [row[0] for row in TABLE])
+def test_transformers_5_config_maps_the_same(tmp_path, folder):
+    """The config as transformers 5 writes it (rope_parameters, layer_types, head_dim spelled out) maps to the
+    same spec, with the same warned parameters."""
+    transformers = pytest.importorskip("transformers")
+    v5 = transformers.AutoConfig.from_pretrained(HF / folder).to_json_string(use_diff=True)
+    (tmp_path / folder).mkdir()
+    (tmp_path / folder / "config.json").write_text(v5)
+    (old, old_notes), (new, new_notes) = load_warned(HF / folder / "config.json"), load_warned(
+        tmp_path / folder / "config.json")
+    for section in ("model", "norm", "attention", "ffn", "embeddings", "inference"):
+        assert getattr(old, section) == getattr(new, section), section
+    assert [(warning_key(n), n.params) for n in new_notes] == [(warning_key(n), n.params) for n in old_notes]
+
+
+# (config.json, the hand-written spec it must equal)
+TWINS = [
+    pytest.param("gpt2_config.json", "gpt2_sm_ln_g.yaml", id="gpt2"),
+    pytest.param("pythia_70m_config.json", "pythia_70m.yaml", id="pythia-70m"),
+    pytest.param("hf/TinyLlama-1.1B-intermediate-step-1431k-3T/config.json", "tinyllama_1.1b.yaml", id="tinyllama"),
+    pytest.param("hf/Llama-2-7b-hf/config.json", "llama2_7b.yaml", id="llama2-7b"),
+    pytest.param("hf/bert-base-uncased/config.json", "bert_base.yaml", id="bert-base"),
+]
+
+
+@pytest.mark.parametrize("config, yaml_spec", TWINS)
+def test_config_equals_spec(config, yaml_spec):
+    hf, mine = load_warned(DATA / config)[0], load_spec(SPECS / yaml_spec)
+    for section in ("model", "norm", "attention", "ffn", "embeddings", "inference"):
         assert getattr(hf, section) == getattr(mine, section), section
-    assert hf.name == name
     hf_est, mine_est = estimate(hf), estimate(mine)
-    assert hf_est.totals["params"] == mine_est.totals["params"] == params
     assert hf_est.totals == mine_est.totals
     assert hf_est.nonlinear_ops == mine_est.nonlinear_ops
 
 
-@pytest.mark.parametrize("config, context", [("gpt2_config.json", 1024), ("tinyllama_config.json", 2048)])
-def test_config_context_defaults_to_max_positions(config, context):
-    assert load_spec(DATA / config).context == context
+def test_context_defaults_to_128_like_yaml_specs(tmp_path):
+    assert load_spec(DATA / "gpt2_config.json").context == 128
+    assert load_spec(DATA / "gpt2_config.json", context=1024).context == 1024
+    assert load_spec(write_config(tmp_path, "gpt2", {"n_positions": 64})).context == 64  # capped at the maximum
+
+
+def test_names(tmp_path):
+    assert load_spec(DATA / "gpt2_config.json").name == "gpt2_config"  # no _name_or_path: the file's name
+    assert load_warned(HF / "phi-2" / "config.json")[0].name == "phi-2"  # _name_or_path: microsoft/phi-2
+    cache = tmp_path / "models--openai-community--gpt2" / "snapshots" / ("0123456789abcdef" * 3)[:40]
+    cache.mkdir(parents=True)
+    (cache / "config.json").write_text((HF / "gpt2" / "config.json").read_text())
+    assert load_spec(cache / "config.json").name == "gpt2"  # a Hub cache: the repository's name
+    gpt2 = json.loads((HF / "gpt2" / "config.json").read_text())
+    assert _name(gpt2, "/config.json", "gpt2", {"layers": 12, "d_model": 768}) == "gpt2-12L-768d"
 
 
 def test_cli_reads_config():
@@ -44,44 +213,117 @@ def test_cli_reads_config():
     assert out["nonlinear_ops"] == "SM:48xR64x64 LN:12xR64x512 G:6xR64x2048"
 
 
-def write_config(tmp_path, base: str, change=(), drop=()):
-    """tmp_path/config.json: tests/data/`base` with keys changed or dropped."""
-    config = json.loads((DATA / base).read_text()) | dict(change)
-    for key in drop:
-        del config[key]
-    (tmp_path / "config.json").write_text(json.dumps(config))
-    return tmp_path / "config.json"
+def test_cli_warns_one_line_each():
+    """Outside pytest's capture, each warning is one line on stderr; stdout stays the result."""
+    config = HF / "gemma-2-2b" / "config.json"
+    done = subprocess.run([sys.executable, "-c", "from pidse.cli import main; main()", "estimate", str(config),
+                           "-f", "json"], capture_output=True, text=True, cwd=ROOT, timeout=120)
+    assert done.returncode == 0, done.stderr
+    assert json.loads(done.stdout)["totals"]["params"] == 2_614_222_080
+    lines = done.stderr.splitlines()
+    assert len(lines) == 4 and all(f"{config}:0: HFConfigWarning: " in line for line in lines), lines
+    assert "119,808 parameters not counted" in lines[0] and "attn_logit_softcapping: 50.0" in lines[1]
 
 
-def test_mistral_maps_like_llama(tmp_path):
-    path = write_config(tmp_path, "tinyllama_config.json", {"model_type": "mistral"})
-    assert estimate(load_spec(path)).totals["params"] == 1_100_048_384
+def test_warnings_are_python_warnings():
+    with pytest.warns(HFConfigWarning, match=r"^sliding_window: 4096 on 32 of 32 layers"):
+        load_spec(HF / "Mistral-7B-v0.1" / "config.json")
 
 
-# Each bad config is the GPT-2 config with one change; the error names config.json and the HF key.
+def test_rotary_fraction_of_transformers_5(tmp_path):
+    """transformers 5 keeps the partial rotary factor in rope_parameters (no rotary_pct); absent, GPT-NeoX's
+    default is 0.25 and Phi's 0.5."""
+    v5 = write_config(tmp_path, "pythia-160m", {"rope_parameters": {"rope_type": "default", "rope_theta": 10000,
+                                                                    "partial_rotary_factor": 0.5}},
+                      drop=["rotary_pct", "rotary_emb_base"])
+    assert load_spec(v5).embeddings.rotary_fraction == 0.5
+    bare = write_config(tmp_path, "pythia-160m", drop=["rotary_pct"], name="bare")
+    assert load_spec(bare).embeddings.rotary_fraction == 0.25
+    phi = write_config(tmp_path, "phi-2", {"rope_parameters": {"partial_rotary_factor": 0.4}},
+                       drop=["partial_rotary_factor"], name="phi")
+    assert load_warned(phi)[0].embeddings.rotary_fraction == 0.4
+    assert load_warned(write_config(tmp_path, "phi-2", drop=["partial_rotary_factor"], name="phi-bare"))[0] \
+        .embeddings.rotary_fraction == 0.5
+    # transformers rotates int(head_dim x factor) dims: 64 x 0.3 -> 19 of 64
+    odd = write_config(tmp_path, "pythia-160m", {"rotary_pct": 0.3}, name="odd")
+    assert load_spec(odd).embeddings.rotary_fraction == 19 / 64
+
+
+def test_layer_types_count_sliding_layers(tmp_path):
+    full = write_config(tmp_path, "gemma-2-2b", {"layer_types": ["full_attention"] * 26})
+    assert "sliding_window" not in [warning_key(n) for n in load_warned(full)[1]]
+    qwen = write_config(tmp_path, "Qwen2-0.5B", {"use_sliding_window": True, "sliding_window": 4096,
+                                                 "max_window_layers": 20}, name="qwen")
+    assert any(str(n).startswith("sliding_window: 4096 on 4 of 24 layers") for n in load_warned(qwen)[1])
+
+
+def test_gemma_bidirectional_is_not_causal(tmp_path):
+    path = write_config(tmp_path, "gemma-2b", {"use_bidirectional_attention": True})
+    assert load_spec(path).attention.causal is False
+    assert load_spec(HF / "gemma-2b" / "config.json").attention.causal is True
+    assert load_warned(HF / "bert-base-uncased" / "config.json")[0].attention.causal is False
+
+
+def test_unknown_keys_are_warned(tmp_path):
+    path = write_config(tmp_path, "gpt2", {"n_experts": 8, "moe_top_k": 2})
+    notes = load_warned(path)[1]
+    assert [str(n) for n in notes] == ["moe_top_k, n_experts: ignored (gpt2 keys pidse does not know; check they "
+                                       "change no cost)"]
+
+
+def test_map_returns_notes_without_issuing():
+    cfg = json.loads((HF / "Qwen3-0.6B" / "config.json").read_text())
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # nothing issued
+        data, notes = map_hf_config(cfg, "config.json")
+    assert data["model"]["head_dim"] == 128 and [n.params for n in notes] == [7_168]
+
+
+# Each bad config is the GPT-2 config (or the named one) with one change; the error names config.json and the key.
 BAD_CONFIGS = [
-    pytest.param({"model_type": "bert"}, ["model_type", "bert", "gpt2, gpt_neox, llama"], id="unsupported-family"),
-    pytest.param({"model_type": ["gpt2"]}, ["model_type"], id="family-not-a-string"),
-    pytest.param({"n_embd": None}, ["n_embd", "an integer"], id="null-size"),
-    pytest.param({"n_layer": "12"}, ["n_layer", "an integer", "'12'"], id="wrong-type"),
-    pytest.param({"activation_function": "gelu_quick"}, ["activation_function", "gelu_quick"],
+    pytest.param("gpt2", {"model_type": "t5"}, ["model_type", "t5", "gpt2, gpt_neox, llama", "bert, roberta"],
+                 id="unsupported-family"),
+    pytest.param("gpt2", {"model_type": ["gpt2"]}, ["model_type"], id="family-not-a-string"),
+    pytest.param("gpt2", {"n_embd": None}, ["n_embd", "an integer"], id="null-size"),
+    pytest.param("gpt2", {"n_layer": "12"}, ["n_layer", "an integer", "'12'"], id="wrong-type"),
+    pytest.param("gpt2", {"activation_function": "gelu_quick"}, ["activation_function", "gelu_quick"],
                  id="unsupported-activation"),
-    pytest.param({"n_head": 5}, ["model.heads", "divisor"], id="heads-not-dividing"),  # validated as a spec
-    pytest.param({"vocab_size": 0}, ["model.vocab_size", "positive"], id="zero-vocab"),
+    pytest.param("gpt2", {"n_head": 5}, ["model.heads", "divisor"], id="heads-not-dividing"),  # validated as a spec
+    pytest.param("gpt2", {"vocab_size": 0}, ["model.vocab_size", "positive"], id="zero-vocab"),
+    pytest.param("gpt2", {"add_cross_attention": True}, ["add_cross_attention", "cross-attention"],
+                 id="cross-attention"),
+    pytest.param("bert-base-uncased", {"pruned_heads": {"0": [1]}}, ["pruned_heads", "same heads"],
+                 id="pruned-heads"),
+    pytest.param("opt-125m", {"word_embed_proj_dim": 512}, ["word_embed_proj_dim", "hidden_size (768)"],
+                 id="opt-embedding-projection"),
+    pytest.param("TinyLlama-1.1B-intermediate-step-1431k-3T", {"attention_bias": "yes"},
+                 ["attention_bias", "true or false", "'yes'"], id="flag-not-a-bool"),
+    pytest.param("pythia-160m", {"rope_parameters": {"partial_rotary_factor": 1.5}},
+                 ["rope_parameters.partial_rotary_factor", "(0, 1]", "1.5"], id="rotary-factor-out-of-range"),
 ]
 
 
-@pytest.mark.parametrize("change, needles", BAD_CONFIGS)
-def test_bad_config(tmp_path, change, needles):
-    path = write_config(tmp_path, "gpt2_config.json", change)
-    assert_one_line_error(invoke("estimate", path), "config.json", *needles)
+@pytest.mark.parametrize("base, change, needles", BAD_CONFIGS)
+def test_bad_config(tmp_path, base, change, needles):
+    path = write_config(tmp_path, base, change)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", HFConfigWarning)
+        assert_one_line_error(invoke("estimate", path), "config.json", *needles)
 
 
 def test_missing_config_key(tmp_path):
-    path = write_config(tmp_path, "gpt2_config.json", drop=["n_layer"])
+    path = write_config(tmp_path, "gpt2", drop=["n_layer"])
     assert_one_line_error(invoke("estimate", path), "config.json", "n_layer", "this key in a gpt2 config")
 
 
 def test_malformed_json(tmp_path):
     (tmp_path / "config.json").write_text('{"model_type": "gpt2",\n "n_layer": 12,,\n}')
     assert_one_line_error(invoke("estimate", tmp_path / "config.json"), "config.json", "line 2", "JSON")
+
+
+def test_input_error_is_raised_before_any_warning(tmp_path):
+    path = write_config(tmp_path, "opt-125m", {"word_embed_proj_dim": 512})
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        with pytest.raises(InputError):
+            load_spec(path)

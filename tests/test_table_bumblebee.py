@@ -57,7 +57,7 @@ def total(rows) -> dict:
 
 
 def test_table_metadata(table):
-    assert table.system == "BumbleBee (Lu et al., NDSS 2025)" and table.matches == ("^BumbleBee$",)
+    assert table.system == "BumbleBee (Lu et al., NDSS 2025)" and table.matches == ("^BumbleBee\\b",)
     hw = table.hardware
     assert (hw.kind, hw.threads, hw.ghz) == ("cpu", 32, 2.7)
     assert table.network.bandwidth_bps == 1e9 and table.network.rtt_s == 0.5e-3  # §VII LAN

@@ -65,7 +65,8 @@ class Hardware:
         return self.threads * self.ghz if self.kind == "cpu" else self.tflops
 
     def summary(self) -> str:
-        size = f"{self.threads} threads x {self.ghz:g} GHz" if self.kind == "cpu" else f"{self.tflops:g} TFLOP/s"
+        threads = f"{self.threads} thread{'s' if self.threads != 1 else ''}"
+        size = f"{threads} x {self.ghz:g} GHz" if self.kind == "cpu" else f"{self.tflops:g} TFLOP/s"
         return f"{self.name} ({self.kind}, {size})"
 
 
