@@ -96,3 +96,23 @@ def test_outputs_never_overwrite_by_default(tmp_path, monkeypatch):
     assert invoke("validate", "--published").exit_code == 0
     assert (tmp_path / "pidse-validation" / "validation.md").is_file()
     assert_one_line_error(invoke("validate", "--published", "--out", tmp_path / "pidse-validation"), "--overwrite")
+
+
+def test_cli_consistency_fixes(tmp_path):
+    # formula's default metric works without a table; --by kind is the per-kind view (op is its old name)
+    assert invoke("formula", "gpt2_sm_ln_g").stdout.startswith("flops of gpt2_sm_ln_g")
+    by_kind = invoke("formula", "gpt2_sm_ln_g", "-p", "sigma-fss", "--by", "kind").stdout
+    assert by_kind == invoke("formula", "gpt2_sm_ln_g", "-p", "sigma-fss", "--by", "op").stdout
+    assert "softmax" in by_kind
+    # a context past max_context names the override that prices it
+    assert_one_line_error(invoke("estimate", "gpt2_sm_ln_g", "-T", "4096"), "--set model.max_context=4096")
+    # 31 decode steps: one softmax entry with the KV-length range, not 31 entries
+    text = invoke("estimate", "gpt2_sm_ln_g", "--set", "inference.generate=32").stdout
+    line = next(x for x in text.splitlines() if x.strip().startswith("nonlinear ops"))
+    assert "SM:4464xR1x129..159" in line and line.count("SM:") == 2  # 12 layers x 12 heads x 31 steps = 4464
+
+
+def test_sweep_warns_when_latencies_use_different_networks(tmp_path):
+    result = invoke("sweep", "--space", "he_vs_mpc", "-p", "aero-secretflow,ckks-tenseal-cpu", "-n", "table",
+                    "--out", tmp_path / "s")
+    assert result.exit_code == 0 and "warning: latencies use each table's own network" in result.stderr

@@ -54,7 +54,7 @@ ERRORS = [
     pytest.param({"s.yaml": tiny_spec(attention={"projections": ["q", "v"]})}, [],
                  ["s.yaml", "attention.projections", "including q and k"], id="projections"),
     pytest.param({"s.yaml": tiny_spec(inference={"context": 9})}, [],
-                 ["s.yaml", "inference.context", "model.max_context (8)", "got 9"], id="context-beyond-max"),
+                 ["s.yaml", "inference.context", "model.max_context (8; ", "--set model.max_context=9", "got 9"], id="context-beyond-max"),
     pytest.param({"s.yaml": tiny_spec(inference={"context": 7, "generate": 3})}, [],
                  ["s.yaml", "inference.generate", "at most model.max_context - context + 1 (2)", "got 3"],
                  id="generate-beyond-max"),
@@ -108,7 +108,7 @@ ERRORS = [
     pytest.param({"s.yaml": tiny_spec(ffn="relu")}, ["--set", "ffn.prune_last=1"], ["s.yaml", "ffn", "a mapping"],
                  id="set-into-bad-section"),  # the file's error, not a crash
     pytest.param({"s.yaml": TINY}, ["--context", "9"],
-                 ["--context", "inference.context", "model.max_context (8)", "got 9"], id="context-beyond-max-cli"),
+                 ["--context", "inference.context", "model.max_context (8; ", "--set model.max_context=9", "got 9"], id="context-beyond-max-cli"),
     pytest.param({"s.yaml": TINY}, ["--context", "0"], ["--context", "inference.context", "a positive integer"],
                  id="context-zero"),
 ]

@@ -284,23 +284,60 @@ def sweep(
         for net in networks:
             resolve_network(name=net, table=table)
 
-    def progress(label):
-        def wrap(items):
-            with typer.progressbar(items, label=label, file=sys.stderr, show_pos=True) as bar:
-                yield from bar
-        return wrap
+    bars = _progress_bars()
 
     given = (("--context", context), ("--space", None if space == "aero" else space), ("--protocol", protocol),
              ("--network", network), ("--out", out))
     command = " ".join(["pidse sweep"] + [f"{k} {v}" for k, v in given if v is not None]
                        + (["--overwrite"] if overwrite else []))
     out = output_dir(out, "pidse-sweep", "sweep.md", overwrite)
-    with open_db(db) as store:
-        df = run_sweep(design, contexts, protocols, networks, db=store, progress=progress("sweep"))
-    written = write_outputs(df, design, out, command, progress=progress("plots"))
+    _warn_networks(protocols, networks)
+    with bars as bar, open_db(db) as store:
+        df = run_sweep(design, contexts, protocols, networks, db=store, progress=bar)
+        written = write_outputs(df, design, out, command, progress=bar)
     typer.echo(render_summary(df, fmt.value).rstrip("\n"))
     typer.echo(f"wrote {len(written)} files to {out}/ ({len(df):,} points): "
                + ", ".join(p.name for p in written), err=True)
+
+
+class _Bars:
+    """Progress bars with counts and time remaining (rich, on stderr): `bar(items, label)` wraps an iterable."""
+
+    def __enter__(self):
+        from rich.console import Console  # lazy: only long commands show bars
+        from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
+
+        self.progress = Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
+                                 TimeRemainingColumn(), console=Console(stderr=True))
+        self.progress.__enter__()
+        return self
+
+    def __exit__(self, *exc):
+        return self.progress.__exit__(*exc)
+
+    def __call__(self, items, label: str):
+        items = list(items)
+        task = self.progress.add_task(label, total=len(items))
+        for item in items:
+            yield item
+            self.progress.advance(task)
+
+
+def _progress_bars() -> _Bars:
+    return _Bars()
+
+
+def _warn_networks(protocols: list, networks: list) -> None:
+    """Latencies compared across tables on each table's own network are not like for like: say so."""
+    from pidse.cost.registry import load_table
+
+    if "table" not in networks or len(protocols) < 2:
+        return
+    own = {p: load_table(p).network for p in protocols}
+    if len({(n.bandwidth_bps, n.rtt_s) for n in own.values() if n is not None}) > 1:
+        typer.echo("warning: latencies use each table's own network (" + ", ".join(
+            f"{p}: {n.name}" for p, n in own.items() if n is not None) + "); pass --network to compare them "
+            "on one", err=True)
 
 
 class Metric(str, Enum):
@@ -315,7 +352,8 @@ class Metric(str, Enum):
 
 class FormulaBy(str, Enum):
     block = "block"
-    op = "op"
+    kind = "kind"
+    op = "op"  # the same as kind (an earlier name)
 
 
 class FormulaFormat(str, Enum):
@@ -328,10 +366,11 @@ class FormulaFormat(str, Enum):
 def formula(
     spec: Path = typer.Argument(..., metavar="SPEC", help="Architecture spec or HuggingFace config.json.",
                                 show_default=False),
-    metric: Metric = typer.Option(Metric.comm, "--metric", "-m", help="Which cost. comm, rounds, compute and "
-                                  "latency need --protocol."),
-    by: Optional[FormulaBy] = typer.Option(None, "--by", help="One formula per block or per op kind (default: "
-                                           "the whole model)."),
+    metric: Optional[Metric] = typer.Option(None, "--metric", "-m", show_default=False,
+                                            help="Which cost (default: comm with --protocol, else flops). comm, "
+                                                 "rounds, compute and latency need --protocol."),
+    by: Optional[FormulaBy] = typer.Option(None, "--by", help="One formula per block or per op kind (kind; op is "
+                                           "the same) (default: the whole model)."),
     protocol: Optional[str] = typer.Option(None, "--protocol", "-p", metavar="TABLE", help="Cost table."),
     network: Optional[str] = typer.Option(None, "--network", "-n", metavar="PRESET",
                                           help="Put this network's bandwidth and RTT into latency (default: "
@@ -343,7 +382,7 @@ def formula(
     """The closed form of a cost in T (context), L (layers), d (d_model), H (heads), d_ff, V (vocab), collected
     by powers of T. The same model as `pidse estimate`, with symbols for the sizes.
 
-    Example: pidse formula arch_specs/gpt2_sm_ln_g.yaml --metric comm -p aero-secretflow --by op
+    Example: pidse formula arch_specs/gpt2_sm_ln_g.yaml --metric comm -p aero-secretflow --by kind
     """
     from pidse.cost.registry import load_table
     from pidse.cost.setting import resolve_network
@@ -352,12 +391,14 @@ def formula(
     from pidse.spec.load import load_spec
 
     loaded = load_spec(spec, set_)
+    metric = metric or (Metric.comm if protocol else Metric.flops)
     needs_table = metric.value in ("comm", "rounds", "compute", "latency")
     if needs_table and not protocol:
         raise InputError("--metric", None, f"--protocol TABLE as well: {metric.value} is priced by a cost table",
                          metric.value)
     table = load_table(protocol) if protocol else None
-    forms = symbolic.closed_forms(loaded, table, convention.value, by.value if by else None)
+    forms = symbolic.closed_forms(loaded, table, convention.value, None if by is None else
+                                  "op" if by == FormulaBy.kind else by.value)
     net = resolve_network(network, table=table) if network else None
     values = {} if net is None else {symbolic.symbols()["BW"]: net.bandwidth_bps, symbolic.symbols()["RTT"]: net.rtt_s}
     lines = [(group, symbolic.rounded(exprs[metric.value].subs(values))) for group, exprs in forms.items()]

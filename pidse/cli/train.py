@@ -157,7 +157,9 @@ def entropy(
     out: Optional[Path] = typer.Option(None, "--out", "-o", metavar="DIR", help="Folder for the plots and "
                                        "entropy.md (default: the run's folder; for several runs, their common "
                                        "parent)."),
-    markdown: bool = typer.Option(False, "--markdown", help="Print the table as Markdown."),
+    fmt: str = typer.Option("table", "--format", "-f", metavar="FORMAT", help="The summary table: table or "
+                            "markdown."),
+    markdown: bool = typer.Option(False, "--markdown", hidden=True, help="The same as --format markdown."),
 ):
     """Plot attention entropy of trained runs as AERO does: fraction of heads per entropy range ([0, max/4),
     ..., [3max/4, max]) per model, layer x head heatmaps, entropy per layer over training, and validation loss.
@@ -168,11 +170,14 @@ def entropy(
 
     from pidse.train.report import read_run, render_table, summary_rows, write_report
 
+    if fmt not in ("table", "markdown"):
+        raise InputError("--format", None, "table or markdown", fmt)
+
     records = [read_run(r) for r in runs]
     folders = [(r if r.is_dir() else r.parent).resolve() for r in runs]
     target = out or (folders[0] if len(folders) == 1 else Path(os.path.commonpath(folders)))
     written = write_report(records, target)
-    typer.echo(render_table(summary_rows(records), markdown=markdown))
+    typer.echo(render_table(summary_rows(records), markdown=markdown or fmt == "markdown"))
     typer.echo(f"wrote {', '.join(str(p) for p in written)}", err=True)
 
 

@@ -48,7 +48,8 @@ def instances(node: dict) -> tuple[int, int, int]:
 
 
 def inventory(nodes, include_head: bool = False) -> str:
-    """AERO's notation, e.g. 'SM:144xR128x128 LN:24xR128x768 G:12xR128x3072'.
+    """AERO's notation, e.g. 'SM:144xR128x128 LN:24xR128x768 G:12xR128x3072'; rows that come in more than two
+    widths (a softmax per decode step over a growing KV cache) are one entry with a range, 'SM:372xR1x129..159'.
 
     Like AERO's tables it covers the embedding and the transformer layers; the head (final norm on the last
     position, argmax) is inventoried on its own with include_head=True.
@@ -62,4 +63,14 @@ def inventory(nodes, include_head: bool = False) -> str:
         counts[(symbol, rows, cols)] = counts.get((symbol, rows, cols), 0) + count
     order = list(NONLINEAR_SYMBOLS.values())
     items = sorted(counts.items(), key=lambda kv: (order.index(kv[0][0]), -kv[0][1], kv[0][2]))
-    return " ".join(f"{sym}:{n}xR{rows}x{cols}" for (sym, rows, cols), n in items)
+    spans: dict[tuple[str, int], list] = {}  # decode steps: one softmax width per step, shown as a range
+    for (sym, rows, cols), n in items:
+        spans.setdefault((sym, rows), []).append((cols, n))
+    parts = []
+    for (sym, rows), entries in spans.items():
+        if len(entries) > 2:
+            widths = [c for c, _ in entries]
+            parts.append(f"{sym}:{sum(n for _, n in entries)}xR{rows}x{min(widths)}..{max(widths)}")
+        else:
+            parts += [f"{sym}:{n}xR{rows}x{cols}" for cols, n in entries]
+    return " ".join(parts)

@@ -129,7 +129,7 @@ def write_outputs(df, space, out_dir, command: str, progress=None) -> list[Path]
     several = len(jobs(df)) > len(set(df["context"]))
     images = {}
     todo = jobs(df)
-    for job in (progress(todo) if progress else todo):
+    for job in (progress(todo, "plots") if progress else todo):
         context, protocol, network = job
         suffix = f"_T{context}" + (f"_{protocol}_{network}" if several else "")
         rows = rows_of(df, context, protocol, network)

@@ -28,6 +28,7 @@ INDEX = {c: i for i, c in enumerate(COLUMNS)}
 def evaluate(space: Space, contexts, protocols=None, networks=None, progress=None):
     """Every point of `space` at every context, protocol and network: a list of (context, structures, frame)
     with one tidy pandas DataFrame per (context, protocol, network), and the number of invalid combinations.
+    `progress(items, label)`, if given, wraps each (context, protocol)'s structures (a progress bar).
 
     Rows are structure-major (every depth of structure 0, then of structure 1, ...), so that costs and labels
     are broadcasts and tiles, never per-row gathers or Python loops.
@@ -43,13 +44,14 @@ def evaluate(space: Space, contexts, protocols=None, networks=None, progress=Non
     latency_columns = ["latency_s"] + [f"latency_s:{k}" for k in OP_KINDS]
     frames, skipped = [], 0
     jobs = [(T, p) for T in contexts for p in protocols]
-    for T, protocol in (progress(jobs) if progress else jobs):
+    for T, protocol in jobs:
         structures, n_skipped = space.structures(T)
         skipped += n_skipped
         table = tables[protocol]
         n_s, n_d = len(structures), len(depth)
         family = family_of(table)
-        values = np.concatenate([family.depth_values(Pieces(st.spec), table, depth, COLUMNS) for st in structures]
+        todo = progress(structures, f"T={T} {protocol}") if progress else structures
+        values = np.concatenate([family.depth_values(Pieces(st.spec), table, depth, COLUMNS) for st in todo]
                                 or [np.zeros((0, len(COLUMNS)))])
         sid = np.repeat(np.arange(n_s), n_d)
         columns = {"structure": sid, "layers": np.tile(Lp, n_s).astype(int),

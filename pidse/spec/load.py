@@ -177,7 +177,8 @@ def validate(spec: Spec) -> Spec:
         raise InputError(src, "inference.batch", "1 (pidse models batch-1 private inference)", inf.batch)
     room = m.max_context - spec.context  # positions left for generated tokens after the prompt
     if room < 0:
-        raise InputError(src, "inference.context", f"at most model.max_context ({m.max_context})", spec.context)
+        raise InputError(src, "inference.context", f"at most model.max_context ({m.max_context}; to price a longer "
+                         f"context as a what-if, add --set model.max_context={spec.context})", spec.context)
     if inf.generate - 1 > room:  # name generate when it, not the prompt, is what overflows the context
         raise InputError(src, "inference.generate", f"at most model.max_context - context + 1 ({room + 1})",
                          inf.generate)
