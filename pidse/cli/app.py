@@ -128,7 +128,8 @@ def calibrate(
     template: Optional[Path] = typer.Option(None, "--template", "-t", help="Cost table with coefficient symbols "
                                             "to fit (cost_tables/templates/*.yaml).", show_default=False),
     out: Optional[Path] = typer.Option(None, "--out", "-o", help="Write the fitted table here (YAML). With "
-                                       "--engine spu: default cost_tables/spu-<protocol>.yaml."),
+                                       "--engine: default a new folder pidse-calibration in the working "
+                                       "directory (never over a shipped table)."),
     fmt: Format = typer.Option(Format.table, "--format", "-f", help="Format of the residual table."),
     engine: Optional[str] = typer.Option(None, "--engine", metavar="NAME", help="Measure every op kind with a "
                                          "real engine instead of fitting DATA.csv: spu (SecretFlow SPU, the spu "

@@ -11,8 +11,7 @@ returns its summary; ENGINES maps the names to them.
 from __future__ import annotations
 
 from pidse.errors import InputError
-from pidse.files import check_target
-from pidse.resources import TABLES_DIR
+from pidse.files import check_target, output_dir
 
 
 def _spu(protocol, shapes, repeats, out, fmt, bootstrap) -> tuple[str, list[str]]:
@@ -25,7 +24,7 @@ def _spu(protocol, shapes, repeats, out, fmt, bootstrap) -> tuple[str, list[str]
 
     if shapes not in spu_calibrate.SHAPES:
         raise InputError("--shapes", None, "one of " + ", ".join(spu_calibrate.SHAPES), shapes)
-    path = check_target(out or TABLES_DIR / f"spu-{protocol}.yaml")
+    path = check_target(out or _new_table_path(f"spu-{protocol}.yaml"))
     table = spu_calibrate.calibrate(protocol, shapes, repeats)
     text = spu_calibrate.summary(table, fmt)
     spu_calibrate.write(table, path)
@@ -36,7 +35,7 @@ def _tenseal(protocol, shapes, repeats, out, fmt, bootstrap) -> tuple[str, list[
     # lazy: the TenSEAL engine needs the heavy, optional he extra (TenSEAL/SEAL, desilofhe for --bootstrap)
     from pidse.calibrate.engines import tenseal
 
-    path = out or TABLES_DIR / "ckks-tenseal-cpu.yaml"
+    path = out or _new_table_path("ckks-tenseal-cpu.yaml")
     return tenseal.calibrate(path, shapes, repeats, bootstrap), [f"wrote {path}"]
 
 
@@ -50,3 +49,9 @@ def run_engine(name: str, protocol: str | None = None, shapes: str = "full", rep
     if name not in ENGINES:
         raise InputError("--engine", None, "an engine name: " + ", ".join(ENGINES), name)
     return ENGINES[name](protocol, shapes, repeats, out, fmt, bootstrap)
+
+
+def _new_table_path(name: str):
+    """Without -o, a measured table goes to a new folder pidse-calibration in the working directory, never over
+    a shipped table (copy it into cost_tables/ to ship it)."""
+    return output_dir(None, "pidse-calibration", name, False) / name
