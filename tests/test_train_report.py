@@ -57,11 +57,15 @@ def test_entropy_command_writes_plots_and_table(tmp_path):
     assert (out / "entropy.md").read_text().strip() == result.stdout.strip()
 
 
-def test_entropy_command_defaults_to_the_run_folder(tmp_path):
+def test_entropy_command_defaults_to_a_new_folder(tmp_path, monkeypatch):
+    # no --out: a new folder in the working directory, never beside (possibly committed) runs; an earlier
+    # entropy.md in --out is replaced only with --overwrite
+    monkeypatch.chdir(tmp_path)
     write_run(tmp_path / "a", record("SM+LN+R", [[0.5, 0.5]]))
     result = invoke("entropy", tmp_path / "a")
     assert result.exit_code == 0, result.output
-    assert (tmp_path / "a/entropy_heatmaps.png").is_file()
+    assert (tmp_path / "pidse-entropy/entropy_heatmaps.png").is_file() and not (tmp_path / "a/entropy.md").exists()
+    assert_one_line_error(invoke("entropy", tmp_path / "a", "--out", tmp_path / "pidse-entropy"), "--overwrite")
     assert summary_rows([json.loads((tmp_path / "a/run.json").read_text())])[0]["ranges"] == [0, 0, 1, 0]
 
 

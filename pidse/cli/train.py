@@ -155,8 +155,10 @@ def entropy(
     runs: List[Path] = typer.Argument(..., metavar="RUN...", help="Run folders (or run.json files) written by "
                                       "`pidse train`.", show_default=False),
     out: Optional[Path] = typer.Option(None, "--out", "-o", metavar="DIR", help="Folder for the plots and "
-                                       "entropy.md (default: the run's folder; for several runs, their common "
-                                       "parent)."),
+                                       "entropy.md (default: a new folder pidse-entropy in the working "
+                                       "directory)."),
+    overwrite: bool = typer.Option(False, "--overwrite", help="Replace an earlier entropy.md and its plots in "
+                                   "--out."),
     fmt: str = typer.Option("table", "--format", "-f", metavar="FORMAT", help="The summary table: table or "
                             "markdown."),
     markdown: bool = typer.Option(False, "--markdown", hidden=True, help="The same as --format markdown."),
@@ -166,17 +168,14 @@ def entropy(
 
     Example: pidse entropy runs/* --out reports/training
     """
-    import os
-
+    from pidse.files import output_dir
     from pidse.train.report import read_run, render_table, summary_rows, write_report
 
     if fmt not in ("table", "markdown"):
         raise InputError("--format", None, "table or markdown", fmt)
 
     records = [read_run(r) for r in runs]
-    folders = [(r if r.is_dir() else r.parent).resolve() for r in runs]
-    target = out or (folders[0] if len(folders) == 1 else Path(os.path.commonpath(folders)))
-    written = write_report(records, target)
+    written = write_report(records, output_dir(out, "pidse-entropy", "entropy.md", overwrite))
     typer.echo(render_table(summary_rows(records), markdown=markdown or fmt == "markdown"))
     typer.echo(f"wrote {', '.join(str(p) for p in written)}", err=True)
 

@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import json
 
-from pidse.cost.family import COST_COLUMNS
 from pidse.model.estimate import Estimate
 from pidse.ops import SHAPE_KEYS
 from pidse.report import ckks

@@ -27,9 +27,9 @@ run ereg_sm_t_scfuffn gpt2_sm_t_scfuffn_ereg.yaml
 run ereg_pq_sm_t_scfuffn gpt2_sm_t_scfuffn_ereg.yaml --entropy-mode per_query --label "EReg(SM(t)+ScFuFFN) per-query"
 run sm_t_scfuffn_s1 gpt2_sm_scfuffn.yaml --set attention.temperature=learnable --label "SM(t)+ScFuFFN" --seed 1
 pidse entropy $OUT/sm_ln_g $OUT/sm_ln_r $OUT/sm_g $OUT/sm_r $OUT/sm $OUT/sm_scffn $OUT/sm_t_scfuffn \
-    $OUT/ereg_sm_t_scfuffn $OUT/ereg_pq_sm_t_scfuffn $OUT/sm_t_scfuffn_s1 --out reports/training --markdown
+    $OUT/ereg_sm_t_scfuffn $OUT/ereg_pq_sm_t_scfuffn $OUT/sm_t_scfuffn_s1 --out reports/training --overwrite --format markdown
 # Depth check: the naive SM and SM+ScFFN at AERO's 12 layers, everything else as above.
 TINY[1]=model.layers=12
 run sm_L12       gpt2_sm.yaml
 run sm_scffn_L12 gpt2_sm_scffn.yaml
-pidse entropy $OUT/sm_L12 $OUT/sm_scffn_L12 --out reports/training/L12 --markdown
+pidse entropy $OUT/sm_L12 $OUT/sm_scffn_L12 --out reports/training/L12 --overwrite --format markdown
