@@ -42,11 +42,11 @@ TABLE = [
      ["model_type", "attn_logit_softcapping", "final_logit_softcapping", "sliding_window"]),
     ("phi-2", 2_779_632_640, 2_779_683_840, ["model_type", "model_type"]),  # shared LayerNorm; LM head bias
     ("Phi-3-mini-4k-instruct", 3_821_079_552, 3_821_079_552, ["sliding_window"]),
-    ("opt-125m", 125_237_760, 125_239_296, ["max_position_embeddings"]),  # 2 offset rows of positions
+    ("opt-125m", 125_239_296, 125_239_296, []),  # the 2 offset rows of positions: embeddings.position_offset
     ("falcon-rw-1b", 1_311_625_216, 1_311_625_216, ["alibi"]),
     ("falcon-7b", 6_921_570_752, 6_921_720_704, ["parallel_attn", "bias"]),  # LayerNorm biases
-    ("bert-base-uncased", 108_890_112, 108_891_648, ["type_vocab_size"]),
-    ("roberta-base", 124_052_736, 124_055_040, ["max_position_embeddings", "type_vocab_size"]),
+    ("bert-base-uncased", 108_891_648, 108_891_648, []),  # token types: embeddings.token_types
+    ("roberta-base", 124_055_040, 124_055_040, []),  # padding offset rows and one token type
 ]
 ENCODERS = {"bert", "roberta"}
 
@@ -124,17 +124,17 @@ VARIANTS = [
     pytest.param("gemma-2b", {"attention_bias": True}, False, ["attention_bias"], id="gemma-attention-bias"),
     pytest.param("phi-2", {"qk_layernorm": True}, True, ["model_type", "model_type", "qk_layernorm"],
                  id="phi-qk-layernorm"),
-    pytest.param("opt-125m", {"enable_bias": False}, False, ["max_position_embeddings", "enable_bias"],
+    pytest.param("opt-125m", {"enable_bias": False}, False, ["enable_bias"],
                  id="opt-no-bias"),
     pytest.param("opt-125m", {"layer_norm_elementwise_affine": False}, True,
-                 ["max_position_embeddings", "layer_norm_elementwise_affine"], id="opt-no-affine"),
-    pytest.param("opt-125m", {"do_layer_norm_before": False}, True, ["max_position_embeddings"],
+                 ["layer_norm_elementwise_affine"], id="opt-no-affine"),
+    pytest.param("opt-125m", {"do_layer_norm_before": False}, True, [],
                  id="opt-post-ln"),
     pytest.param("falcon-rw-1b", {"parallel_attn": True}, True, ["parallel_attn", "alibi"], id="falcon-parallel"),
     pytest.param("falcon-rw-1b", {"new_decoder_architecture": True, "num_kv_heads": 8, "alibi": False,
                                   "bias": False}, False, ["bias"], id="falcon-new-architecture"),
     pytest.param("gpt2", {"tie_word_embeddings": False}, True, [], id="gpt2-untied"),
-    pytest.param("bert-base-uncased", {"is_decoder": True, "type_vocab_size": 1}, True, ["type_vocab_size"],
+    pytest.param("bert-base-uncased", {"is_decoder": True, "type_vocab_size": 1}, True, [],
                  id="bert-decoder"),
 ]
 

@@ -46,10 +46,10 @@ PYTHIA_70M = 70_426_624
 #   34,603,008; 2 RMSNorms 4,096 -> 44,044,288; x22 = 968,974,336; final norm 2,048.
 #   Total 131,072,000 + 968,974,336 + 2,048 = 1,100,048,384.
 TINYLLAMA = 1_100_048_384
-# BERT-base as pidse models it (no token-type embeddings or pooler): wte 30,522 x 768 = 23,440,896;
+# BERT-base as pidse models it (no pooler): wte 30,522 x 768 = 23,440,896; token types 2 x 768 = 1,536;
 #   positions 512 x 768 = 393,216; embedding LN 1,536; 12 GPT-2-sized layers 85,054,464; no final LN, tied head.
-#   Total 23,440,896 + 393,216 + 1,536 + 85,054,464 = 108,890,112.
-BERT_BASE = 108_890_112
+#   Total 23,440,896 + 1,536 + 393,216 + 1,536 + 85,054,464 = 108,891,648 (HF bert-base-uncased without its pooler).
+BERT_BASE = 108_891_648
 # Llama-2-7B (HF meta-llama/Llama-2-7b-hf, untied, no biases): embed and lm_head 32,000 x 4,096 = 131,072,000 each;
 #   per layer: q, k, v, o 4 x 4,096^2 = 67,108,864; gate, up, down 3 x 4,096*11,008 = 135,266,304;
 #   2 RMSNorms 8,192 -> 202,383,360; x32 = 6,476,267,520; final norm 4,096.
@@ -167,3 +167,17 @@ def test_suggest_and_describe():
     assert describe(typing.Literal["a", "b"]) == "one of 'a', 'b'"
     assert describe(int | None) == "an integer or null"
     assert describe(tuple[str, ...]) == "a list of a string"
+
+
+def test_token_types_and_position_offset_are_parameters_only(tmp_path):
+    # the tiny model (d 8, V 10, 8 positions): 2 token types add 2 x 8 = 16 weights, a position offset of 2 adds
+    # 2 x 8 = 16; no op changes, so no cost does
+    from conftest import tiny_spec, write_yaml
+
+    base = estimate(load_spec(write_yaml(tmp_path / "a.yaml", tiny_spec())))
+    more = estimate(load_spec(write_yaml(tmp_path / "b.yaml", tiny_spec(
+        embeddings={"token_types": 2, "position_offset": 2}))))
+    assert more.totals["params"] == base.totals["params"] + 16 + 16
+    assert [r["kind"] for r in more.ops] == [r["kind"] for r in base.ops]
+    with pytest.raises(Exception, match="embeddings.token_types"):
+        load_spec(write_yaml(tmp_path / "c.yaml", tiny_spec(embeddings={"token_types": -1})))

@@ -52,11 +52,12 @@ class _Builder:
     def forward(self, m: int, kv_len: int, prev_token: str | None) -> str:
         s = self.spec
         d, V = s.model.d_model, s.model.vocab_size
+        e = s.embeddings  # token-type rows are a second lookup table: parameters, no secret cost
         x = self.op("embed.tokens", "embedding", "embedding", {"tokens": m, "vocab": V, "dim": d}, [prev_token],
-                    params=V * d)
+                    params=(V + e.token_types) * d)
         if s.embeddings.positions == "learned":
             x = self.op("embed.positions", "add", "embedding", {"rows": m, "cols": d}, [x],
-                        params=s.model.max_context * d)
+                        params=(s.model.max_context + e.position_offset) * d)
         if s.norm.embedding and s.norm.kind != "none":
             x = self.norm("embed.norm", "norm", m, x)
         for layer in range(s.model.layers):

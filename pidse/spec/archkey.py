@@ -37,6 +37,9 @@ def canonical_arch(spec: Spec) -> dict:
     embeddings = {"positions": e.positions, "tied_head": e.tied_head}
     if e.positions == "rotary":
         embeddings["rotary_fraction"] = e.rotary_fraction
+    for key in ("token_types", "position_offset"):  # only when set: earlier keys stay as they were
+        if getattr(e, key):
+            embeddings[key] = getattr(e, key)
     training = {"entropy_reg": t.entropy_reg, "weight_norm": t.weight_norm}
     if t.entropy_reg:
         training.update(entropy_lambda=t.entropy_lambda, entropy_gamma=t.entropy_gamma)

@@ -334,8 +334,6 @@ def _opt(c: _Config) -> dict:
     pre_ln = c.flag("do_layer_norm_before", True)  # post-LN (OPT-350m): same norms, and no final one
     final = not c.flag("_remove_final_layer_norm", False) and pre_ln
     L = m["layers"]
-    c.warn("max_position_embeddings", "OPT's learned position table has 2 more rows (position offset 2) than "
-                                      "pidse's max_context", 2 * d)
     affine = c.flag("layer_norm_elementwise_affine", True)
     model_ln, pidse_ln = (2 * d if affine else 0), (2 * d if m["bias"] else d)
     if model_ln != pidse_ln:  # pidse's LayerNorms have a bias exactly when its linear layers do
@@ -346,7 +344,8 @@ def _opt(c: _Config) -> dict:
         "model": m,
         "norm": {"final": final},
         "ffn": {"activation": c.activation("activation_function", "relu")},
-        "embeddings": {"positions": "learned", "tied_head": c.flag("tie_word_embeddings", True)},
+        "embeddings": {"positions": "learned", "tied_head": c.flag("tie_word_embeddings", True),
+                       "position_offset": 2},  # OPT's learned positions start at row 2
     }
 
 
@@ -393,14 +392,11 @@ def _bert(c: _Config) -> dict:
     rows = c.get("max_position_embeddings")
     m = {"layers": c.get("num_hidden_layers"), "heads": c.get("num_attention_heads"), "d_model": d,
          "d_ff": c.get("intermediate_size"), "vocab_size": c.get("vocab_size"), "max_context": rows, "bias": True}
+    offset = 0
     if c.family == "roberta":  # positions start after the padding index: the first pad + 1 rows are never used
         offset = c.get("pad_token_id", 1) + 1
         m["max_context"] = rows - offset
-        c.warn("max_position_embeddings", f"{rows}: RoBERTa's position table has {offset} rows before the first "
-                                          f"position (padding offset), beyond pidse's max_context", offset * d)
-    types = c.get("type_vocab_size", 2)
-    if types:
-        c.warn("type_vocab_size", f"{types}: token-type embeddings (an add over T x d) not modelled", types * d)
+    types = c.get("type_vocab_size", 2)  # segment embeddings: parameters (their lookup is public, folded in)
     kind = c.cfg.get("position_embedding_type", "absolute")
     c.use("position_embedding_type")
     if kind not in (None, "absolute"):
@@ -411,7 +407,8 @@ def _bert(c: _Config) -> dict:
         "norm": {"kind": "layernorm", "embedding": True, "attention": True, "ffn": True, "final": False},
         "attention": {"causal": c.flag("is_decoder", False)},
         "ffn": {"activation": c.activation("hidden_act", "gelu")},
-        "embeddings": {"positions": "learned", "tied_head": c.flag("tie_word_embeddings", True)},
+        "embeddings": {"positions": "learned", "tied_head": c.flag("tie_word_embeddings", True),
+                       "token_types": types, "position_offset": offset},
     }
 
 

@@ -67,6 +67,8 @@ class Embeddings:
     positions: Literal["learned", "rotary", "none"] = "learned"
     rotary_fraction: float = 1.0  # share of each head's dims that are rotated (Pythia: 0.25)
     tied_head: bool = True  # LM head shares the token-embedding matrix
+    token_types: int = 0  # segment (token-type) embedding rows, added to the tokens' (BERT 2, RoBERTa 1)
+    position_offset: int = 0  # learned position rows before the first position (OPT 2, RoBERTa 2)
 
 
 @dataclass(frozen=True)
@@ -171,6 +173,10 @@ def validate(spec: Spec) -> Spec:
     inf = spec.inference
     if inf.context is not None and inf.context <= 0:
         raise InputError(src, "inference.context", "a positive integer", inf.context)
+    for key in ("token_types", "position_offset"):
+        value = getattr(spec.embeddings, key)
+        if type(value) is not int or value < 0:
+            raise InputError(src, f"embeddings.{key}", "an integer >= 0", value)
     if inf.generate <= 0:
         raise InputError(src, "inference.generate", "a positive integer", inf.generate)
     if inf.batch != 1:

@@ -177,8 +177,12 @@ class GPT(nn.Module):
         super().__init__()
         m, t = spec.model, spec.training
         self.spec = spec
+        e = spec.embeddings
         self.tokens = nn.Embedding(m.vocab_size, m.d_model)
-        self.positions = nn.Embedding(m.max_context, m.d_model) if spec.embeddings.positions == "learned" else None
+        # segment embeddings (BERT): one sequence, so every token gets type 0's row
+        self.token_types = nn.Embedding(e.token_types, m.d_model) if e.token_types else None
+        self.offset = e.position_offset  # learned position rows before the first position (OPT, RoBERTa)
+        self.positions = nn.Embedding(m.max_context + self.offset, m.d_model) if e.positions == "learned" else None
         self.embed_norm = _norm_or_none(spec, spec.norm.embedding)
         self.blocks = nn.ModuleList(Block(spec, i) for i in range(m.layers))
         self.final_norm = _norm_or_none(spec, spec.norm.final)
@@ -217,8 +221,10 @@ class GPT(nn.Module):
     def forward(self, idx: torch.Tensor, entropy: bool = False) -> Output:
         T = idx.shape[1]
         x = self.tokens(idx)
+        if self.token_types is not None:
+            x = x + self.token_types.weight[0]
         if self.positions is not None:
-            x = x + self.positions(torch.arange(T, device=idx.device))
+            x = x + self.positions(torch.arange(T, device=idx.device) + self.offset)
         x = _apply(self.embed_norm, x)
         entropies = []
         for block in self.blocks:
