@@ -116,3 +116,12 @@ def test_sweep_warns_when_latencies_use_different_networks(tmp_path):
     result = invoke("sweep", "--space", "he_vs_mpc", "-p", "aero-secretflow,ckks-tenseal-cpu", "-n", "table",
                     "--out", tmp_path / "s")
     assert result.exit_code == 0 and "warning: latencies use each table's own network" in result.stderr
+
+
+def test_more_consistency(tmp_path):
+    # validate's -p names a table, as everywhere (the engine protocol follows); scaling says when T passes
+    # max_context; train takes -T
+    result = invoke("scaling", "gpt2_sm_ln_g", "-T", "512:4096")
+    assert result.exit_code == 0 and "exceed this model's max_context (1,024)" in result.stderr
+    assert "--context" in invoke("train", "-h").stdout
+    assert "SPU table to check" in " ".join(invoke("validate", "-h").stdout.split())

@@ -185,8 +185,10 @@ def validate(
     overwrite: bool = typer.Option(False, "--overwrite", help="--published: replace an earlier validation.md in "
                                    "--out."),
     engine: str = typer.Option("spu", "--engine", metavar="NAME", help="The engine that runs the model: spu."),
-    protocol: Optional[str] = typer.Option(None, "--protocol", "-p", metavar="NAME", show_default=False,
-                                           help="spu: cheetah, semi2k or aby3."),
+    protocol: Optional[str] = typer.Option(None, "--protocol", "-p", metavar="TABLE", show_default=False,
+                                           help="The SPU table to check (spu-cheetah, spu-semi2k, spu-aby3); the "
+                                                "engine runs its protocol. A bare cheetah, semi2k or aby3 works "
+                                                "too."),
     table: Optional[str] = typer.Option(None, "--table", metavar="TABLE", help="Cost table to check (default "
                                         "spu-<protocol>)."),
     context: Optional[int] = typer.Option(None, "--context", "-T", metavar="T", help="Prompt tokens T."),
@@ -210,7 +212,9 @@ def validate(
     if published:
         return _validate_published(spec, out, overwrite)
     if spec is None or protocol is None:
-        raise InputError("pidse validate", None, "SPEC and --protocol NAME, or --published [FILE]")
+        raise InputError("pidse validate", None, "SPEC and --protocol TABLE, or --published [FILE]")
+    if protocol.startswith("spu-"):  # -p names the cost table, as everywhere; the engine runs its protocol
+        table, protocol = table or protocol, protocol[len("spu-"):]
     if engine != "spu":
         raise InputError("--engine", None, "an engine name: spu", engine)
     from pidse.calibrate.engines import spu
@@ -438,6 +442,10 @@ def scaling(
     rows = sc.scaling_table(loaded, contexts, table, net)
     crossings = sc.crossovers(loaded, table, net)
     typer.echo(scaling_output.render(loaded, rows, crossings, fmt.value).rstrip("\n"))
+    beyond = [T for T in contexts if T > loaded.model.max_context]
+    if beyond:
+        typer.echo(f"note: T = {', '.join(f'{T:,}' for T in beyond)} exceed this model's max_context "
+                   f"({loaded.model.max_context:,}): a what-if (learned positions grow with T)", err=True)
     if plot:
         scaling_output.plot(loaded, rows, crossings, plot, table, net)
         typer.echo(f"wrote {plot}", err=True)

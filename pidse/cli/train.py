@@ -27,6 +27,8 @@ def train(
                                    "`pidse estimate` (the tiny model: --set model.layers=4 --set model.d_model=128 "
                                    "--set model.heads=4 --set model.d_ff=512 --set model.vocab_size=256 "
                                    "--set model.max_context=128 --set inference.context=128)."),
+    context: Optional[int] = typer.Option(None, "--context", "-T", metavar="T", help="Training sequence length "
+                                          "T (overrides inference.context)."),
     steps: Optional[int] = typer.Option(None, "--steps", metavar="N", help="Optimizer steps (default 500)."),
     tokens: Optional[float] = typer.Option(None, "--tokens", metavar="N", help="Training tokens instead of "
                                            "--steps: steps = ceil(N / (batch x T))."),
@@ -74,7 +76,7 @@ def train(
     from pidse.train.loop import train as run_training
     from pidse.train.loop import write_run
 
-    loaded = load_spec(spec, set_)
+    loaded = load_spec(spec, set_, context)
     check_trainable(loaded)
     resolve_device(device)  # a bad --device fails before the corpus is read
     for option, value in (("--batch", batch), ("--eval-every", eval_every), ("--steps", steps),

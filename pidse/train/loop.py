@@ -147,6 +147,11 @@ class Divergence:
         return self.reason is not None
 
 
+def _clock_text(seconds: float) -> str:
+    minutes, secs = divmod(int(round(seconds)), 60)
+    return f"{minutes // 60}h{minutes % 60:02d}m" if minutes >= 60 else f"{minutes}m{secs:02d}s"
+
+
 def train(spec: Spec, corpus: Corpus, cfg: TrainConfig, progress=None) -> dict:
     """Train the model `spec` describes on `corpus`; returns the run record (see write_run)."""
     check_trainable(spec)
@@ -177,9 +182,11 @@ def train(spec: Spec, corpus: Corpus, cfg: TrainConfig, progress=None) -> dict:
                       "eval_loss": eval_loss, "eval_ppl": _ppl(eval_loss), "entropy": ent.tolist()})
         frac = ent.mean(1) / math.log(T)
         train_text = "-" if not recent else f"{evals[-1]['train_loss']:.4f}"
+        elapsed = time.perf_counter() - clock
+        eta = "" if not step else f"  ETA {_clock_text(elapsed / step * (cfg.steps - step))}"
         log(f"step {step:>5}/{cfg.steps}  train {train_text}  "
             f"eval {eval_loss:.4f} (ppl {_ppl(eval_loss) or float('nan'):.3f})  entropy/max by layer "
-            + " ".join(f"{f:.2f}" for f in frac))
+            + " ".join(f"{f:.2f}" for f in frac) + eta)
         return eval_loss
 
     started, clock = time.strftime("%Y-%m-%dT%H:%M:%S"), time.perf_counter()
