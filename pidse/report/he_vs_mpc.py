@@ -16,7 +16,7 @@ import numpy as np
 
 from pidse.cost.registry import family_of, load_table
 from pidse.cost.setting import latency_s, load_networks
-from pidse.report.plots import DPI, STEPS, _pyplot, aero_steps
+from pidse.report.plots import DPI, _pyplot, aero_steps
 from pidse.report.text import duration, grid
 
 KEY = ["structure", "layers", "prune_last"]
@@ -112,19 +112,30 @@ def _bw(bps: float) -> str:
     return f"{bps / 1e9:.2f} Gbps" if bps >= 1e9 else f"{bps / 1e6:.0f} Mbps"
 
 
+def _rate(bps: float) -> str:
+    """A tick of the bandwidth axis: 10 Mbps, 100 Mbps, 1 Gbps, 10 Gbps, ..."""
+    for factor, unit in ((1e12, "Tbps"), (1e9, "Gbps"), (1e6, "Mbps"), (1e3, "kbps")):
+        if bps >= factor:
+            return f"{bps / factor:g} {unit}"
+    return f"{bps:g} bps"
+
+
 def _latency(row, bandwidth_bps, rtt_s):
     return latency_s(row["compute_s"], row["comm_bytes"], row["rounds"], bandwidth_bps, rtt_s)
 
 
 def _plot(mpc, he, rtt, rtts, path, context, mpc_name, he_name) -> None:
     plt = _pyplot()
+    from matplotlib.ticker import FuncFormatter, NullLocator
+
     bw = np.logspace(7, 11, 200)  # 10 Mbps .. 100 Gbps
     fig, ax = plt.subplots(figsize=(10, 4.8))
     colours = plt.rcParams["axes.prop_cycle"].by_key()["color"]
     nets = load_networks()
+    depths = sorted({int(key[1]) for key in mpc.index})
     for i, key in enumerate(mpc.index):
         m, h, c = mpc.loc[key], he.loc[key], colours[i % len(colours)]
-        label = m["label"] + ("" if m["label"] in STEPS else f" L={key[1]}")
+        label = m["label"] + ("" if len(depths) == 1 else f" (L={key[1]})")  # one depth: named in the title
         lat_m = _latency(m, bw, rtt)
         lat_h = _latency(h, bw, rtt)
         ax.plot(bw, lat_m / 60, color=c, lw=1.8, label=f"{label}: MPC")
@@ -139,13 +150,17 @@ def _plot(mpc, he, rtt, rtts, path, context, mpc_name, he_name) -> None:
             ax.annotate(_bw(cross), (cross, y), textcoords="offset points", xytext=(4, 6), fontsize=7, color=c)
     for name in rtts:
         ax.axvline(nets[name].bandwidth_bps, color="#bbbbbb", lw=0.8, zorder=0)
-        ax.text(nets[name].bandwidth_bps, ax.get_ylim()[1], f" {name}", rotation=90, va="top", fontsize=7,
-                color="#777777")
     ax.set_xscale("log")
     ax.set_yscale("log")
-    ax.set_xlabel("network bandwidth (bits/s)")
+    ax.xaxis.set_major_formatter(FuncFormatter(lambda v, _: _rate(v)))
+    presets = ax.secondary_xaxis("top")  # the presets named above the frame, clear of the curves
+    presets.set_xticks([nets[n].bandwidth_bps for n in rtts], list(rtts), fontsize=7, color="#666666")
+    presets.xaxis.set_minor_locator(NullLocator())
+    presets.tick_params(length=3, color="#bbbbbb")
+    ax.set_xlabel("network bandwidth (log scale)")
     ax.set_ylabel("latency per inference (min)")
-    ax.set_title(f"CKKS ({he_name}) vs MPC ({mpc_name}), T={context}, RTT {rtt * 1e3:.0f} ms\n"
+    layers = f", L={depths[0]}" if len(depths) == 1 else ""
+    ax.set_title(f"CKKS ({he_name}) vs MPC ({mpc_name}), T={context}{layers}, RTT {rtt * 1e3:.0f} ms\n"
                  "x: crossing bandwidth (CKKS faster to its left); dots: MPC at the presets' own RTT",
                  fontsize=9)
     ax.legend(fontsize=7, loc="upper left", bbox_to_anchor=(1.01, 1.0), borderaxespad=0)

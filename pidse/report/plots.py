@@ -17,13 +17,31 @@ from pidse.ops import OP_KINDS
 
 
 def axis(objective: str, values) -> tuple[float, str, str]:
-    """(scale from the column's unit, axis label, short unit) for costs of this size: GB or MB, min or s."""
+    """(scale from the column's unit, axis label, short unit) for costs of this size: GB or MB; h, min or s
+    (hours from 5 h, as pidse.report.text.duration writes them)."""
     top = float(np.nanmax(values)) if len(values) else 0.0
     if objective == "comm_bytes":
         scale, unit = (1e-9, "GB") if top >= 1e9 else (1e-6, "MB")
         return scale, f"communication per inference ({unit}, total over all parties)", unit
-    scale, unit = (1 / 60, "min") if top >= 120 else (1.0, "s")
+    scale, unit = (1 / 3600, "h") if top >= 5 * 3600 else (1 / 60, "min") if top >= 120 else (1.0, "s")
     return scale, f"latency per inference ({unit})", unit
+
+
+FLAT = 0.01  # a cost whose spread across designs is below this fraction of its largest value does not vary
+
+
+def spread(values) -> float:
+    """(max - min) / max of a cost across designs: 0 when every design costs the same."""
+    values = np.asarray(values, dtype=float)
+    values = values[np.isfinite(values)]
+    top = float(values.max()) if len(values) else 0.0
+    return float(values.max() - values.min()) / top if top > 0 else 0.0
+
+
+def is_flat(values) -> bool:
+    """Whether a cost barely varies across designs (relative spread below FLAT), e.g. a CKKS table's
+    communication, which is the encrypted prompt and logits whatever the architecture."""
+    return len(values) > 1 and spread(values) < FLAT
 
 
 # AERO's path from the standard GPT-2 to its softmax-only model; the pruned final model is found by pattern
@@ -69,23 +87,30 @@ def front_plot(df, context: int, objective: str, path, protocol=None, network=No
     """Perplexity vs `objective` (comm_bytes or latency_s) at one context: measured runs as dots, the Pareto
     front as a staircase with its points labelled, dominated runs faded, diverged runs as crosses on a strip
     above the axes (they have no perplexity), unmeasured designs as grey ticks along the cost axis. When the
-    cheapest runs crowd together, a second panel zooms in on them."""
+    cheapest runs crowd together, a second panel zooms in on them. When the cost barely varies across designs
+    (is_flat: a CKKS table's communication), the axis starts at 0 instead of zooming into the noise, and a note
+    on the plot says so."""
     plt = _pyplot()
     rows = rows_of(df, context, protocol, network)
     scale = axis(objective, rows[objective])[0]
     x_all = rows[objective].to_numpy() * scale
-    pad = 0.04 * (x_all.max() - x_all.min() or 1)
-    full = (x_all.min() - pad, x_all.max() + 8 * pad)
-    zoom = _zoom_window(rows, objective, scale)
-    fig = plt.figure(figsize=(15 if zoom else 9.5, 6.4), dpi=DPI)
-    grid = fig.add_gridspec(2, 2 if zoom else 1, height_ratios=[1, 11], hspace=0.04, wspace=0.12)
+    flat = is_flat(rows[objective].to_numpy())
+    if flat:  # every design at one cost: an honest axis from 0, the dots to the right of the note
+        full, zoom = (0.0, 1.45 * x_all.max()), None
+    else:
+        pad = 0.04 * (x_all.max() - x_all.min() or 1)
+        full = (x_all.min() - pad, x_all.max() + 8 * pad)
+        zoom = _zoom_window(rows, objective, scale)
+    fig = plt.figure(figsize=(15.5 if zoom else 9.5, 6.4), dpi=DPI)
+    grid = fig.add_gridspec(2, 2 if zoom else 1, height_ratios=[1, 11], hspace=0.04, wspace=0.2)
     axes = []
     for col, xlim in enumerate([full] + ([zoom] if zoom else [])):
         ax = fig.add_subplot(grid[1, col])
         strip = fig.add_subplot(grid[0, col], sharex=ax)
         ax.set_xlim(*xlim)
         axes.append((ax, strip))
-        _front_panel(fig, ax, strip, rows, objective, skip=zoom if col == 0 else None)
+        _front_panel(fig, ax, strip, rows, objective, skip=zoom if col == 0 else None,
+                     note=_flat_note(rows, objective) if flat else None)
     handles, labels = axes[0][0].get_legend_handles_labels()
     strip_handles, strip_labels = axes[0][1].get_legend_handles_labels()
     fig.legend(handles + strip_handles, labels + strip_labels, loc="upper center", ncol=5 if zoom else 2,
@@ -94,13 +119,47 @@ def front_plot(df, context: int, objective: str, path, protocol=None, network=No
         ax, zax = axes[0][0], axes[1][0]
         ax.axvspan(*zoom, color="#f2e8c9", alpha=0.6, zorder=0, lw=0)
         zax.set_facecolor("#fcf8ec")
-        zax.set_ylabel("")
         axes[1][1].set_title("zoom on the shaded band: the cheapest measured runs", fontsize=9, color="#8a7a4a")
     what = "communication" if objective == "comm_bytes" else "latency"
     fig.suptitle(f"Perplexity vs {what}, T = {context} ({_dataset(rows)}); {rows['protocol'].iloc[0]}, "
                  f"network {rows['network'].iloc[0]}", fontsize=11, y=0.97)
     fig.savefig(path, bbox_inches="tight")
     plt.close(fig)
+
+
+def _flat_note(rows, objective: str) -> str:
+    """What a plot says when `objective` barely varies across the designs of `rows` (one context)."""
+    import textwrap
+
+    scale, _, unit = axis(objective, rows[objective])
+    values = rows[objective].to_numpy()
+    what = "communication" if objective == "comm_bytes" else "latency"
+    lo, hi = f"{values.min() * scale:.4g}", f"{values.max() * scale:.4g}"
+    same = f"{hi} {unit}" if lo == hi else f"{lo} to {hi} {unit}"
+    change = 100 * spread(values)
+    change = f"{change:.2g}%" if change >= 0.01 else "under 0.01%"
+    text = (f"{what.capitalize()} barely varies across designs: {same} for all {len(values):,} "
+            f"(they differ by {change}), so this axis cannot separate them; it starts at 0 rather than "
+            "zooming into the noise.")
+    protocol = rows["protocol"].iloc[0]
+    if objective == "comm_bytes" and not _interactive(protocol):
+        text += (f" {protocol} is non-interactive (HE): one round trip carrying the encrypted prompt and logits, "
+                 "whose size the architecture does not change.")
+    ok = rows[rows["ppl_status"] == "ok"]
+    if len(ok):
+        best = ok.sort_values(["ppl", objective]).iloc[0]
+        text += f" The front is the best perplexity alone: {best['label']} ({ppl_text(best['ppl'])})."
+    return "\n".join(textwrap.wrap(text, 58))
+
+
+def _interactive(protocol: str) -> bool:
+    """Whether a cost table's family is interactive (MPC); True when the table cannot be loaded."""
+    try:
+        from pidse.cost.registry import family_of, load_table
+
+        return family_of(load_table(protocol)).interactive
+    except Exception:  # a table given by path that moved, ...: no claim about its family
+        return True
 
 
 def _zoom_window(rows, objective: str, scale: float):
@@ -117,8 +176,9 @@ def _zoom_window(rows, objective: str, scale: float):
     return lo - pad, inside.max() + 6 * pad
 
 
-def _front_panel(fig, ax, strip, rows, objective: str, skip=None) -> None:
-    """One panel of front_plot; points with x inside `skip` (shown in the zoom panel) stay unlabelled."""
+def _front_panel(fig, ax, strip, rows, objective: str, skip=None, note=None) -> None:
+    """One panel of front_plot; points with x inside `skip` (shown in the zoom panel) stay unlabelled; `note`,
+    when given, is boxed in the upper left (labels keep clear of it)."""
     scale, xlabel, _ = axis(objective, rows[objective])
     lo_x, hi_x = ax.get_xlim()
     ok = rows[rows["ppl_status"] == "ok"]
@@ -167,13 +227,25 @@ def _front_panel(fig, ax, strip, rows, objective: str, skip=None) -> None:
         strip.spines[side].set_visible(False)
 
     obstacles = _step_boxes(ax, sx, sy)
+    if note:
+        box = ax.text(0.02, 0.97, note, transform=ax.transAxes, ha="left", va="top", fontsize=8.5,
+                      color="#5a4a1a", zorder=6, linespacing=1.35,
+                      bbox=dict(boxstyle="round,pad=0.5", facecolor="#fcf8ec", edgecolor="#d9c89a"))
+        extent = box.get_window_extent(fig.canvas.get_renderer())  # the text; its frame pads ~0.5 em
+        margin = 0.9 * 8.5 * fig.dpi / 72
+        obstacles.append((extent.x0 - margin, extent.y0 - margin, extent.x1 + margin, extent.y1 + margin))
     keep = (lambda x: not (skip[0] <= x <= skip[1])) if skip else (lambda x: True)
     points = [(x, y, label, True) for x, y, label in zip(fx, fy, on_front["label"]) if keep(x)]
     points += [(x, y, label, False) for x, y, label
                in zip(dominated[objective] * scale, dominated["ppl"], dominated["label"]) if keep(x)]
     dots = [(x, y) for x, y in zip(np.append(fx, dominated[objective] * scale),
                                    np.append(fy, dominated["ppl"]))]
-    _place_labels(fig, ax, points, dots, obstacles)
+    if note:  # every dot on one vertical line: the front's labels beside their dots, the rest in a column
+        _place_labels(fig, ax, [p for p in points if p[3]], dots, obstacles)
+        floor = ax.transData.transform((0, fy.max()))[1] if len(fy) else None
+        _column_labels(fig, ax, [p for p in points if not p[3]], floor)
+    else:
+        _place_labels(fig, ax, points, dots, obstacles)
 
 
 def savings_bars(df, context: int, path, protocol=None, network=None) -> None:
@@ -188,20 +260,30 @@ def savings_bars(df, context: int, path, protocol=None, network=None) -> None:
     fig, axes = plt.subplots(1, 2, figsize=(12, 5.2), dpi=DPI)
     colours = ["#7f7f7f"] + [plt.cm.Blues(v) for v in np.linspace(0.45, 0.9, len(steps) - 1)]
     for ax, objective in zip(axes, ("comm_bytes", "latency_s")):
-        values = np.array([s[objective] for s in steps])
-        scale, label, unit = axis(objective, values)
-        values = values * scale
+        raw = np.array([s[objective] for s in steps])
+        scale, label, unit = axis(objective, raw)
+        values = raw * scale
         bars = ax.bar(range(len(steps)), values, color=colours, width=0.7)
         base = values[0]
-        for bar, v in zip(bars, values):
-            ax.annotate(f"{_short(v)} {unit}\n" + (f"{base / v:.2f}x" if v != base else "baseline"),
+        for i, (bar, v) in enumerate(zip(bars, values)):
+            ax.annotate(f"{_short(v)} {unit}\n" + (f"{base / v:.2f}x" if i else "baseline"),
                         (bar.get_x() + bar.get_width() / 2, v), xytext=(0, 3), textcoords="offset points",
                         ha="center", va="bottom", fontsize=8)
         ax.set_xticks(range(len(steps)), names, rotation=35, ha="right", rotation_mode="anchor", fontsize=8)
-        ax.set_ylim(0, values.max() * 1.18)
+        what = "Communication" if objective == "comm_bytes" else "Latency"
+        if is_flat(rows[objective].to_numpy()):  # no step changes it: say so rather than show 1.00x bars
+            ax.set_ylim(0, values.max() * 1.55)
+            note = f"No reduction: every step costs {values.max():.4g} {unit}."
+            if objective == "comm_bytes" and not _interactive(rows["protocol"].iloc[0]):
+                note += ("\nCKKS is non-interactive: it sends the encrypted\nprompt and logits, whatever "
+                         "the architecture.")
+            ax.text(0.5, 0.97, note, transform=ax.transAxes, ha="center", va="top", fontsize=8.5,
+                    color="#5a4a1a", bbox=dict(boxstyle="round,pad=0.5", facecolor="#fcf8ec", edgecolor="#d9c89a"))
+            ax.set_title(f"{what}: the same for every step", fontsize=10)
+        else:
+            ax.set_ylim(0, values.max() * 1.18)
+            ax.set_title(f"{what} reduction vs SM+LN+G", fontsize=10)
         ax.set_ylabel(label.replace("per inference ", ""))
-        ax.set_title(("Communication" if objective == "comm_bytes" else "Latency") + " reduction vs SM+LN+G",
-                     fontsize=10)
         ax.grid(axis="y", alpha=0.25)
         ax.set_axisbelow(True)
     fig.suptitle(f"AERO's steps to a softmax-only model, T = {context} ({_dataset(rows)}, "
@@ -290,7 +372,7 @@ FAR = [(dx, dy, "left" if dx > 0 else "right", "center") for dy in (16, -16, 28,
 def _place_labels(fig, ax, points, dots, obstacles) -> None:
     """Label points greedily without overlaps (with each other, the dots and the front's line), front points
     first: near the dot, else farther away with a leader line. A dominated point's label that fits nowhere is
-    left out; a front point's goes next to its dot anyway."""
+    left out; a front point's goes where it overlaps least (other labels count most)."""
     renderer = fig.canvas.get_renderer()
     to_px = ax.transData.transform
     clear = 9 * fig.dpi / 72  # a label keeps this far from other dots, so that it reads as its own dot's
@@ -299,6 +381,7 @@ def _place_labels(fig, ax, points, dots, obstacles) -> None:
     frame = ax.get_window_extent(renderer)
     for x, y, text, front in points:
         others = [box for xy, box in dot_boxes.items() if xy != (x, y)]
+        best = None  # (overlap score, candidate) of the least bad place, for a front label that fits nowhere
         for dx, dy, ha, va in NEAR + FAR:
             far = abs(dx) > 10
             note = ax.annotate(text, (x, y), xytext=(dx, dy), textcoords="offset points", ha=ha, va=va,
@@ -306,17 +389,48 @@ def _place_labels(fig, ax, points, dots, obstacles) -> None:
                                zorder=5, arrowprops=dict(arrowstyle="-", color="#888888", lw=0.6,
                                                          shrinkA=0, shrinkB=3) if far else None)
             box = note.get_window_extent(renderer)
-            box = (box.x0 - 2, box.y0 - 1, box.x1 + 2, box.y1 + 1)
+            box = (box.x0 - 3, box.y0 - 3, box.x1 + 3, box.y1 + 3)  # labels keep a visible gap between them
             inside = frame.x0 <= box[0] and box[2] <= frame.x1 and frame.y0 <= box[1] and box[3] <= frame.y1
             if inside and not any(_overlap(box, other) for other in taken + others):
                 taken.append(box)
                 break
             note.remove()
+            if front:
+                score = (0 if inside else 1e6) + 4 * sum(_area(box, o) for o in taken) + \
+                    sum(_area(box, o) for o in others)
+                if best is None or score < best[0]:
+                    best = (score, (dx, dy, ha, va), box)
         else:
             if front:
-                dx, dy, ha, va = NEAR[0]
+                (dx, dy, ha, va), box = best[1], best[2]
                 ax.annotate(text, (x, y), xytext=(dx, dy), textcoords="offset points", ha=ha, va=va, fontsize=8,
-                            color="#16325c", zorder=5)
+                            color="#16325c", zorder=5, arrowprops=dict(arrowstyle="-", color="#888888", lw=0.6,
+                                                                      shrinkA=0, shrinkB=3) if abs(dx) > 10 else None)
+                taken.append(box)
+
+
+def _column_labels(fig, ax, points, floor=None) -> None:
+    """Label points that share one x in a column to their right, each joined to its dot by a leader line:
+    sorted by y and pushed apart to one line's height, kept above pixel height `floor` (the front's line) and
+    inside the axes."""
+    if not points:
+        return
+    points = sorted(points, key=lambda p: p[1])
+    px = [ax.transData.transform((x, y)) for x, y, _, _ in points]
+    frame = ax.get_window_extent(fig.canvas.get_renderer())
+    height = 7.5 * 1.5 * fig.dpi / 72
+    lo = max(frame.y0, floor if floor is not None else frame.y0) + 0.8 * height
+    hi = frame.y1 - 0.6 * height
+    ys = []
+    for _, y in px:  # upwards from the lowest, no closer than one line
+        ys.append(max(y, lo, ys[-1] + height if ys else lo))
+    for i in range(len(ys) - 1, -1, -1):  # then down from the top where that ran out of room
+        ys[i] = min(ys[i], hi if i == len(ys) - 1 else ys[i + 1] - height)
+    dx = 26
+    for (x, y, text, _), (_, y_px), y_label in zip(points, px, ys):
+        ax.annotate(text, (x, y), xytext=(dx, (y_label - y_px) * 72 / fig.dpi), textcoords="offset points",
+                    ha="left", va="center", fontsize=7.5, color="#6b7785", zorder=5,
+                    arrowprops=dict(arrowstyle="-", color="#aaaaaa", lw=0.6, shrinkA=0, shrinkB=3))
 
 
 def _step_boxes(ax, sx, sy) -> list:
@@ -331,6 +445,11 @@ def _step_boxes(ax, sx, sy) -> list:
 
 def _box(px, py, r):
     return (px - r, py - r, px + r, py + r)
+
+
+def _area(a, b) -> float:
+    """Area of the intersection of two pixel boxes (x0, y0, x1, y1)."""
+    return max(0.0, min(a[2], b[2]) - max(a[0], b[0])) * max(0.0, min(a[3], b[3]) - max(a[1], b[1]))
 
 
 def _overlap(a, b) -> bool:

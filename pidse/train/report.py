@@ -138,11 +138,12 @@ def plot_heatmaps(runs: list[dict], path: Path) -> Path:
         ax.set_ylabel("layer", fontsize=8)
         note = f"diverged; last eval step {step}" if run.get("diverged") else f"step {step}"
         ax.set_title(f"{title(run)}\n{note}", fontsize=8)
-    fig.subplots_adjust(hspace=0.55, wspace=0.4)
+    height = fig.get_figheight()  # inches: the title sits a fixed distance above the panels' own titles
+    fig.subplots_adjust(hspace=0.55, wspace=0.4, top=1 - 0.05 / height)
     fig.colorbar(image, ax=list(axes), shrink=0.8, label="entropy / log T")
     uniform = _uniform_causal(runs[0]["context"])
     fig.suptitle("Attention entropy per layer and head (query-averaged, validation);\n"
-                 f"uniform causal attention = {uniform:.2f}", fontsize=10, y=1.0 + 0.12 / math.ceil(len(runs) / 4))
+                 f"uniform causal attention = {uniform:.2f}", fontsize=10, y=1 + 0.45 / height, va="bottom")
     return _save(plt, fig, path, tight=False)
 
 
@@ -158,35 +159,53 @@ def plot_training(runs: list[dict], path: Path) -> Path:
         evals = run["history"]["evals"]
         steps = [e["step"] for e in evals]
         layers = np.array([np.asarray(e["entropy"]).mean(1) for e in evals]) / math.log(run["context"])
-        for layer in range(layers.shape[1]):
-            ax.plot(steps, layers[:, layer], marker=".", label=f"layer {layer}")
+        for layer in range(layers.shape[1]):  # colours run with depth (no colour repeats at 12 layers)
+            ax.plot(steps, layers[:, layer], marker=".", label=f"layer {layer}",
+                    color=plt.cm.viridis(0.9 * layer / max(layers.shape[1] - 1, 1)))
         ax.set_ylim(0, 1)
         ax.set_xlabel("step", fontsize=8)
         ax.set_ylabel("mean head entropy / log T", fontsize=8)
         ax.set_title(title(run) + (" (diverged)" if run.get("diverged") else ""), fontsize=9)
         ax.grid(alpha=0.3)
-    axes[0].legend(fontsize=7)
+    deepest = max(axes[:len(runs)], key=lambda ax: len(ax.get_lines()))  # outside the panels: covers no curve
+    fig.legend(*deepest.get_legend_handles_labels(), loc="center left", bbox_to_anchor=(1.0, 0.5), fontsize=8,
+               frameon=False)
     fig.suptitle("Attention entropy per layer over training", fontsize=10)
     return _save(plt, fig, path)
 
 
 def plot_loss(runs: list[dict], path: Path) -> Path:
-    plt, fig, (ax, *_) = _panels(1, width=7.0, height=4.2)
+    """Left: every evaluation from the first (the untrained model's loss, about log V nats, included); right: the
+    same curves without that first evaluation, so that the differences between models show."""
+    plt, fig, axes = _panels(2, width=5.6, height=4.3)
+    whole, zoom = axes[:2]
+    curves = []
     for run in runs:
         evals = run["history"]["evals"]
         pts = [(e["step"], e["eval_loss"]) for e in evals if e["eval_loss"] is not None
                and math.isfinite(e["eval_loss"])]
         if pts:
-            ax.plot(*zip(*pts), marker=".", label=title(run) + (" (diverged)" if run.get("diverged") else ""))
-    ax.set_xlabel("step")
-    ax.set_ylabel("validation loss (nats per byte)")
-    ax.set_title("Validation loss over training", fontsize=10)
-    ax.grid(alpha=0.3)
-    ax.legend(fontsize=8)
-    lows = [e["eval_loss"] for r in runs for e in r["history"]["evals"][1:]
-            if e["eval_loss"] is not None and math.isfinite(e["eval_loss"])]
-    if lows:  # the first evaluation (untrained) would squash the curves that matter
-        ax.set_ylim(min(lows) - 0.05, min(max(lows), min(lows) + 2.0) + 0.05)
+            curves.append((pts, title(run) + (" (diverged)" if run.get("diverged") else "")))
+    first = min((pts[0][0] for pts, _ in curves), default=0)
+    for i, (pts, label) in enumerate(curves):
+        colour = f"C{i % 10}"
+        whole.plot(*zip(*pts), marker=".", color=colour, label=label)
+        later = [p for p in pts if p[0] > first]
+        if later:
+            zoom.plot(*zip(*later), marker=".", color=colour)
+    later_steps = sorted({p[0] for pts, _ in curves for p in pts if p[0] > first})
+    whole.set_title("Whole run, from the untrained model", fontsize=10)
+    zoom.set_title(f"Zoom: from step {later_steps[0] if later_steps else first} (the step-{first} evaluation "
+                   "left out)", fontsize=10)
+    for ax in (whole, zoom):
+        ax.set_xlabel("step")
+        ax.set_ylabel("validation loss (nats per byte)")
+        ax.grid(alpha=0.3)
+    fig.suptitle("Validation loss over training", fontsize=11)
+    if curves:
+        zoom.set_xlim(whole.get_xlim())
+        fig.legend(*whole.get_legend_handles_labels(), loc="center left", bbox_to_anchor=(1.0, 0.5), fontsize=8,
+                   frameon=False)
     return _save(plt, fig, path)
 
 
