@@ -17,8 +17,7 @@ import pytest
 from typer.testing import CliRunner
 
 from pidse.cli import app
-from pidse.cost.mpc import price
-from pidse.cost.registry import load_table
+from pidse.cost.registry import load_table, price_op
 from pidse.cost.setting import Hardware, Network, Setting
 from pidse.model.estimate import estimate
 from pidse.spec.load import load_spec
@@ -39,9 +38,7 @@ def priced(kind: str, shape: dict, net=("test", 8.0, 0.0), hardware: Hardware | 
     """One op priced with the table; on `hardware`, compute is re-priced by threads x GHz as `--hardware` does."""
     table = load_table(NAME)
     scale = 1.0 if hardware is None else table.hardware.throughput / hardware.throughput
-    row = {"op": "t", "kind": kind, "shape": shape, "attrs": attrs or {}}
-    price([row], [], table, Setting(Network(*net), hardware, "total", scale))
-    return row
+    return price_op(table, kind, shape, Setting(Network(*net), hardware, "total", scale), attrs)
 
 
 def total(ops: list[tuple[str, dict]], net=("test", 8.0, 0.0), hardware=None) -> dict:

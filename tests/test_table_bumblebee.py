@@ -18,8 +18,7 @@ from typer.testing import CliRunner
 
 from pidse.calibrate.published import network_of, published_bytes, read_rows
 from pidse.cli import app
-from pidse.cost.mpc import price
-from pidse.cost.registry import load_table
+from pidse.cost.registry import load_table, price_op
 from pidse.cost.setting import Network, Setting
 from pidse.model.estimate import estimate
 from pidse.resources import SPECS_DIR
@@ -47,9 +46,7 @@ def at_64_bits(table):
 
 def priced(table, kind, shape, network=Network("test", 8.0, 0.0), attrs=None) -> dict:
     """One op priced alone; on the default 8 bit/s network with no RTT latency - compute = bytes."""
-    row = {"op": "t", "kind": kind, "shape": shape, "attrs": attrs or {}}
-    price([row], [], table, Setting(network, table.hardware))
-    return row
+    return price_op(table, kind, shape, Setting(network, table.hardware), attrs)
 
 
 def total(rows) -> dict:

@@ -18,8 +18,7 @@ import pytest
 from typer.testing import CliRunner
 
 from pidse.cli import app
-from pidse.cost.mpc import price
-from pidse.cost.registry import load_table
+from pidse.cost.registry import load_table, price_op
 from pidse.cost.setting import Network, Setting
 
 NAME = "ciphergpt"
@@ -30,9 +29,7 @@ T, D, F, H, DH, V = 256, 768, 3072, 12, 64, 50257  # GPT-2, n = 256 input rows (
 
 
 def priced(kind: str, shape: dict, net=("test", 8.0, 0.0), attrs: dict | None = None) -> dict:
-    row = {"op": "t", "kind": kind, "shape": shape, "attrs": attrs or {}}
-    price([row], [], load_table(NAME), Setting(Network(*net), None, "total"))
-    return row
+    return price_op(load_table(NAME), kind, shape, Setting(Network(*net), None, "total"), attrs)
 
 
 # ---- (a) formulas by hand at tiny shapes --------------------------------------------------------------------

@@ -18,8 +18,7 @@ import yaml
 from typer.testing import CliRunner
 
 from pidse.cli import app
-from pidse.cost.mpc import price
-from pidse.cost.registry import load_table
+from pidse.cost.registry import load_table, price_op
 from pidse.cost.setting import Network, Setting
 from pidse.model.estimate import estimate
 from pidse.resources import DATA_DIR
@@ -38,9 +37,7 @@ def table():
 
 
 def one(table, kind, attrs=None, **shape):
-    row = {"op": "t", "kind": kind, "shape": shape, "attrs": attrs or {}}
-    price([row], [], table, Setting(Network("test", 8.0, 0.0)))
-    return row
+    return price_op(table, kind, shape, Setting(Network("test", 8.0, 0.0)), attrs)
 
 
 def test_table_metadata(table):

@@ -19,7 +19,7 @@ from typer.testing import CliRunner
 
 from pidse.cli import app
 from pidse.cost.mpc import price
-from pidse.cost.registry import load_table
+from pidse.cost.registry import load_table, price_op
 from pidse.cost.setting import Network, Setting
 from pidse.model.estimate import estimate
 from pidse.resources import DATA_DIR
@@ -43,9 +43,7 @@ def with_bits(table, n_bits):
 
 
 def one(table, kind, phase="online", attrs=None, **shape):
-    row = {"op": "t", "kind": kind, "shape": shape, "attrs": attrs or {}}
-    price([row], [], table, Setting(Network("test", 8.0, 0.0), None, phase))
-    return row
+    return price_op(table, kind, shape, Setting(Network("test", 8.0, 0.0), None, phase), attrs)
 
 
 def test_table_metadata(table):

@@ -16,7 +16,7 @@ from pathlib import Path
 
 from pidse.cost.family import COST_COLUMNS
 from pidse.cost.formula import Formula, FormulaError
-from pidse.cost.registry import family_of, list_tables, load_table
+from pidse.cost.registry import list_tables, load_table, price_op
 from pidse.cost.setting import Network, Setting, resolve_phase
 from pidse.errors import InputError
 from pidse.model.estimate import estimate
@@ -177,7 +177,7 @@ def _micro(rule: dict, found: re.Match) -> dict:
             shape[key] = int(Formula(text)())
         except (FormulaError, TypeError):
             raise Unexpressed(f"shape {key} = {text!r} is not a number") from None
-    return {"op": "micro", "kind": rule["kind"], "shape": shape, "attrs": {}, "layer": None}
+    return shape
 
 
 def price_row(row: dict, table, rules: Rules) -> dict:
@@ -189,8 +189,7 @@ def price_row(row: dict, table, rules: Rules) -> dict:
         table = dataclasses.replace(table, constants={**table.constants, **ran})
     try:
         if "kind" in rule:  # a microbenchmark: one op of a stated shape
-            ops = [_micro(rule, found)]
-            family_of(table).price(ops, [], table, setting)
+            ops = [price_op(table, rule["kind"], _micro(rule, found), setting)]
         else:  # the ops the row measured; the table need not price the others
             est = estimate(_spec(row, rules), table=table, setting=setting, allow_missing=True)
             ops = _select(est.ops, rule["select"], row["op"])

@@ -52,3 +52,11 @@ def load_table(name: str):
         raise InputError(path, "family", "a protocol family: " + ", ".join(FAMILIES) + suggest(str(family), FAMILIES),
                          family)
     return FAMILIES[family].load(str(path), data)
+
+
+def price_op(table, kind: str, shape: dict, setting, attrs: dict | None = None) -> dict:
+    """One op of `kind` and `shape` priced alone under `setting`: its row with comm_bytes, rounds, compute_s,
+    latency_s, source and grade (what a paper's microbenchmark measures)."""
+    row = {"op": kind, "kind": kind, "shape": dict(shape), "attrs": dict(attrs or {}), "layer": None}
+    family_of(table).price([row], [], table, setting)
+    return row
