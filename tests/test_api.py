@@ -125,3 +125,14 @@ def test_more_consistency(tmp_path):
     assert result.exit_code == 0 and "exceed this model's max_context (1,024)" in result.stderr
     assert "--context" in invoke("train", "-h").stdout
     assert "SPU table to check" in " ".join(invoke("validate", "-h").stdout.split())
+
+
+def test_atomic_writer_keeps_the_usual_file_mode(tmp_path):
+    import os
+
+    from pidse.files import write_text_atomic
+
+    write_text_atomic(tmp_path / "t.yaml", "x: 1\n")
+    mask = os.umask(0)
+    os.umask(mask)
+    assert os.stat(tmp_path / "t.yaml").st_mode & 0o777 == 0o666 & ~mask  # not mkstemp's 0600
