@@ -2,11 +2,14 @@
 write a cost table (cost_tables/spu-<protocol>.yaml) with the SPU version, the shapes, the raw measurements,
 the fit and its residuals.
 
+The `full` grid spans small transformers (d 64..512, T 8..128: they keep the per-element, per-row and per-matrix
+terms apart) and GPT-2 small's sizes (T 128, d 768, 12 heads, d_ff 3072: where the tables are used; see GPT2).
 Per op kind, communication and wall time are fitted as non-negative combinations of per-element, per-row and
 per-matrix (per-call) terms (pidse.calibrate.fit_relative: NNLS on relative error, so small shapes count as
-much as big ones); rounds, estimated from SPU's message counts (pidse.calibrate.engines.spu), are fitted as
-a + b log2(cols)
-for ops that reduce along rows, a constant otherwise.
+much as big ones, and GPT-2-size shapes GPT2_WEIGHT times as much); rounds, estimated from SPU's message counts
+(pidse.calibrate.engines.spu), are fitted the same way to a + b log2(cols) for ops that reduce along rows,
+a + b batch for batched matmuls, a constant otherwise, and for CHEETAH (which sends a large transfer as many
+messages) a per-element term on top.
 """
 from __future__ import annotations
 
@@ -27,7 +30,7 @@ from pidse.report.text import csv_text, grid
 # Feature terms (formulas over the kind's shape symbols) for comm_bytes and compute_s.
 _MATRIX = {"linear": ["m*k", "k*n", "m*n", "1"], "lm_head": ["m*k", "k*n", "m*n", "1"],
            "embedding": ["tokens*vocab", "vocab*dim", "tokens*dim", "1"],
-           "matmul": ["batch*m*k", "batch*k*n", "batch*m*n", "batch"]}
+           "matmul": ["batch*m*k", "batch*k*n", "batch*m*n", "batch", "1"]}  # per head and per call
 _ROWS = {"softmax": "batch*rows", "power_softmax": "batch*rows"}
 _REDUCE = ("softmax", "power_softmax", "layernorm", "rmsnorm", "argmax")
 KINDS = ("linear", "lm_head", "embedding", "matmul", "softmax", "power_softmax", "layernorm", "rmsnorm", "gelu",
@@ -38,11 +41,40 @@ def terms(kind: str) -> list[str]:
     return _MATRIX.get(kind) or ["elements", _ROWS.get(kind, "rows"), "1"]
 
 
-def round_terms(kind: str) -> list[str]:
-    return ["1", "log2(cols)"] if kind in _REDUCE else ["1"]
+def round_terms(kind: str, protocol: str = "") -> list[str]:
+    base = ["1", "log2(cols)"] if kind in _REDUCE else ["1", "batch"] if kind == "matmul" else ["1"]
+    # CHEETAH's message count grows with the op's size (its OT and HE traffic goes out in many messages: 33,164
+    # for a 12 x 128 x 128 softmax), which log2(cols) alone misses by 100x at GPT-2 size
+    return base + ["elements"] if protocol == "cheetah" else base
 
 
 _EW = [(4, 64), (16, 64), (16, 128), (32, 128), (16, 256), (32, 512)]
+_EW_KINDS = ("layernorm", "rmsnorm", "gelu", "relu", "silu", "mul", "add", "scale", "rope")
+# GPT-2 small at T = 128 (d 768, 12 heads of 64, d_ff 3072; lm_head and embedding over an 8,192-token slice of its
+# vocabulary, argmax over all 50,257): the sizes the tables are used at. Fitted at the small shapes alone, the
+# tables missed there (CHEETAH: linear -35..-41%, matmul +217..+319%, softmax -11%).
+GPT2 = {
+    "linear": [(128, 768, 768), (128, 768, 3072), (128, 3072, 768)], "lm_head": [(1, 768, 8192)],
+    "embedding": [(128, 8192, 768)], "matmul": [(12, 128, 64, 128), (12, 128, 128, 64)],
+    "softmax": [(12, 128, 128)], "power_softmax": [(12, 128, 128)], "argmax": [(1, 50257)],
+    **{k: [(128, 768), (128, 3072)] for k in _EW_KINDS},
+}
+# CHEETAH takes minutes a run there on 2 cores (GELU 128 x 3072 ~65 s, softmax 12 x 128 x 128 ~100 s), so it
+# measures one or two per kind, its softmaxes at 4 heads (the same 128-long rows). Its linear is measured at
+# 768 x 768 only and its embedding not at all: a bigger HE matmul keeps one party computing past the in-memory
+# link's receive timeout (yacl's default 30 s; pidse.calibrate.engines.spu sets none).
+GPT2_CHEETAH = {
+    "linear": [(128, 768, 768)], "lm_head": GPT2["lm_head"], "matmul": GPT2["matmul"], "argmax": GPT2["argmax"],
+    "softmax": [(4, 128, 128)], "power_softmax": [(4, 128, 128)],
+    "gelu": [(128, 768), (128, 3072)], "silu": [(128, 768)],
+    **{k: [(128, 768)] for k in ("layernorm", "rmsnorm", "scale", "rope")},
+    **{k: [(128, 768), (128, 3072)] for k in ("relu", "mul", "add")},
+}
+GPT2_REPEATS = 1  # warm runs at GPT-2 size: CHEETAH's still go on to MIN_BYTES / MIN_ELEMENTS (below)
+# a GPT-2-size shape counts three times as much as a small one in the fits: CHEETAH's HE matmuls are not linear
+# in the sizes (ciphertext packing), and at weight 1 their fit missed GPT-2 size by up to 15% (at 3: 5-8%,
+# the small shapes up to 25%, small transformers' totals within 7%)
+GPT2_WEIGHT = 3
 SHAPES = {
     "small": {  # seconds per protocol: what CI-sized checks and quick looks use
         "linear": [(4, 16, 16), (8, 32, 16), (4, 32, 64)], "lm_head": [(1, 16, 64), (1, 32, 128), (2, 16, 128)],
@@ -50,22 +82,39 @@ SHAPES = {
         "matmul": [(1, 4, 8, 4), (2, 8, 8, 8), (2, 4, 16, 8)],
         "softmax": [(1, 4, 8), (2, 8, 8), (1, 8, 16)], "power_softmax": [(1, 4, 8), (2, 8, 8), (1, 8, 16)],
         "argmax": [(1, 16), (1, 64), (2, 32)],
-        **{k: [(2, 16), (8, 16), (4, 64)] for k in
-           ("layernorm", "rmsnorm", "gelu", "relu", "silu", "mul", "add", "scale", "rope")},
+        **{k: [(2, 16), (8, 16), (4, 64)] for k in _EW_KINDS},
     },
-    "full": {  # a few minutes (CHEETAH longest): spans small transformers, d 64..128, T 16..32
+    # small transformers (d 64..128, T 16..32) and GPT-2 size; on 2 shared cores SEMI2K and ABY3 ~1.5 min,
+    # CHEETAH ~15 min (it measures GPT2_CHEETAH in place of GPT2)
+    "full": {
         "linear": [(8, 64, 64), (16, 64, 64), (16, 64, 256), (16, 256, 64), (32, 128, 128), (32, 128, 512),
-                   (32, 512, 128), (32, 64, 192), (64, 256, 256), (128, 128, 256)],
-        "lm_head": [(1, 64, 256), (1, 64, 512), (1, 128, 512), (1, 128, 1024), (1, 256, 256), (2, 64, 512)],
-        "embedding": [(16, 128, 64), (16, 512, 32), (32, 256, 64), (8, 512, 128), (32, 128, 128), (16, 256, 256)],
+                   (32, 512, 128), (32, 64, 192), (64, 256, 256), (128, 128, 256)] + GPT2["linear"],
+        "lm_head": [(1, 64, 256), (1, 64, 512), (1, 128, 512), (1, 128, 1024), (1, 256, 256), (2, 64, 512)]
+        + GPT2["lm_head"],
+        "embedding": [(16, 128, 64), (16, 512, 32), (32, 256, 64), (8, 512, 128), (32, 128, 128), (16, 256, 256)]
+        + GPT2["embedding"],
         "matmul": [(1, 16, 32, 16), (2, 16, 32, 16), (2, 16, 16, 32), (2, 32, 32, 32), (4, 16, 32, 16),
-                   (4, 32, 16, 32), (1, 16, 64, 16), (2, 32, 64, 32)],
-        "softmax": [(1, 16, 16), (2, 16, 16), (2, 32, 32), (4, 16, 32), (1, 8, 64), (4, 32, 16)],
-        "power_softmax": [(1, 16, 16), (2, 16, 16), (2, 32, 32), (4, 16, 32), (1, 8, 64), (4, 32, 16)],
-        "argmax": [(1, 64), (1, 256), (1, 512), (1, 1024), (4, 128), (2, 512)],
-        **{k: _EW for k in ("layernorm", "rmsnorm", "gelu", "relu", "silu", "mul", "add", "scale", "rope")},
+                   (4, 32, 16, 32), (1, 16, 64, 16), (2, 32, 64, 32)] + GPT2["matmul"],
+        "softmax": [(1, 16, 16), (2, 16, 16), (2, 32, 32), (4, 16, 32), (1, 8, 64), (4, 32, 16)] + GPT2["softmax"],
+        "power_softmax": [(1, 16, 16), (2, 16, 16), (2, 32, 32), (4, 16, 32), (1, 8, 64), (4, 32, 16)]
+        + GPT2["power_softmax"],
+        "argmax": [(1, 64), (1, 256), (1, 512), (1, 1024), (4, 128), (2, 512)] + GPT2["argmax"],
+        **{k: _EW + GPT2[k] for k in _EW_KINDS},
     },
 }
+
+
+def plan(protocol: str, shapes: str = "full") -> dict:
+    """kind -> [(dims, at GPT-2 size)]: the grid `shapes` as `protocol` measures it (CHEETAH: GPT2_CHEETAH in
+    place of GPT2)."""
+    out = {}
+    for kind, grid_dims in SHAPES[shapes].items():
+        small = [(d, False) for d in grid_dims if d not in GPT2.get(kind, [])]
+        big = [d for d in grid_dims if d in GPT2.get(kind, [])]
+        if big and protocol == "cheetah":
+            big = GPT2_CHEETAH.get(kind, [])
+        out[kind] = small + [(d, True) for d in big]
+    return out
 
 
 def shape_dict(kind: str, dims: tuple) -> dict:
@@ -106,6 +155,10 @@ def measure_op(session: S.Session, kind: str, shape: dict, repeats: int = 3, see
     return result, error
 
 
+def _weights(rows: list) -> list[float]:
+    return [GPT2_WEIGHT if r.get("gpt2_size") else 1.0 for r in rows]
+
+
 def _fit(kind: str, rows: list, target: str, feats: list[str]) -> tuple[dict, list]:
     values = [_values(kind, r["shape"]) for r in rows]
     y = np.array([float(r[target]) for r in rows])
@@ -113,21 +166,29 @@ def _fit(kind: str, rows: list, target: str, feats: list[str]) -> tuple[dict, li
         return {}, [0.0] * len(rows)
     features = [{t: _eval(t, v) for t in feats} for v in values]
     target = np.maximum(y, 1e-9)
-    coefs = fit_relative(features, np.zeros(len(rows)), target, feats)
+    coefs = fit_relative(features, np.zeros(len(rows)), target, feats, weights=_weights(rows))
     # drop numerically-zero terms (NNLS leaves 1e-27-sized remnants): under 1e-6 of every measurement
     share = [max(c * f[t] / v for f, v in zip(features, target)) for t, c in zip(feats, coefs)]
     coef = {t: float(f"{c:.6g}") for t, c, sh in zip(feats, coefs, share) if sh > 1e-6}
     return coef, [sum(c * f[t] for t, c in coef.items()) for f in features]
 
 
-def _fit_rounds(kind: str, rows: list) -> tuple[dict, list]:
-    from scipy.optimize import nnls
-
-    feats = round_terms(kind)
-    A = np.array([[_eval(t, _values(kind, r["shape"])) for t in feats] for r in rows])
-    x, _ = nnls(A, np.array([float(r["rounds"]) for r in rows], dtype=float))
-    coef = {t: round(float(c), 2) for t, c in zip(feats, x) if c > 1e-9}
-    return coef, [sum(c * _eval(t, _values(kind, r["shape"])) for t, c in coef.items()) for r in rows]
+def _fit_rounds(kind: str, rows: list, protocol: str = "") -> tuple[dict, list]:
+    """Rounds as the bytes are fitted (relative error, GPT-2-size rows weighted), coefficients to 0.01 (the
+    per-element one, CHEETAH's, to 4 significant digits)."""
+    feats = round_terms(kind, protocol)
+    values = [_values(kind, r["shape"]) for r in rows]
+    y = np.array([float(r["rounds"]) for r in rows])
+    if not y.any():
+        return {}, [0.0] * len(rows)
+    features = [{t: _eval(t, v) for t in feats} for v in values]
+    target = np.maximum(y, 1e-9)
+    x = fit_relative(features, np.zeros(len(rows)), target, feats, weights=_weights(rows))
+    share = [max(c * f[t] / v for f, v in zip(features, target)) for t, c in zip(feats, x)]  # as in _fit
+    coef = {t: float(f"{c:.4g}") if t == "elements" else round(float(c), 2) for t, c, sh in zip(feats, x, share)
+            if sh > 1e-6}
+    coef = {t: c for t, c in coef.items() if c > 0}
+    return coef, [sum(c * f[t] for t, c in coef.items()) for f in features]
 
 
 def formula_text(coef: dict) -> str:
@@ -138,37 +199,64 @@ def formula_text(coef: dict) -> str:
 def calibrate(protocol: str, shapes: str = "full", repeats: int = 3, kinds=KINDS, log=None) -> dict:
     """Measure, fit and return the cost table (a dict ready for YAML)."""
     log = log or (lambda line: print(line, file=sys.stderr, flush=True))
-    grid = SHAPES[shapes]
+    grid = plan(protocol, shapes)
     started = time.perf_counter()
     session = S.Session(protocol)
     # warm the session up (Cheetah's OT base setup, both directions) so per-op first runs show op setup only
-    warmup = [measure_op(session, k, shape_dict(k, grid[k][0]), 1)[0] for k in ("scale", "relu")]
+    warmup = [measure_op(session, k, shape_dict(k, grid[k][0][0]), 1)[0] for k in ("scale", "relu")]
     session_setup = warmup[0].first.send_bytes + warmup[0].warm[0].send_bytes - 2 * warmup[0].warm[-1].send_bytes
     rows, ops, fit = [], {}, {}
     for kind in kinds:
         kind_rows = []
-        for dims in grid[kind]:
+        for dims, gpt2 in grid[kind]:
             shape = shape_dict(kind, dims)
-            m, error = measure_op(session, kind, shape, repeats)
+            t0 = time.perf_counter()
+            m, error = measure_op(session, kind, shape, GPT2_REPEATS if gpt2 else repeats)
             row = {"kind": kind, "shape": shape, **m.record(), "max_abs_error": float(f"{error:.3g}")}
+            if gpt2:
+                row.update(gpt2_size=True, measure_s=round(time.perf_counter() - t0, 1))
             kind_rows.append(row)
             log(f"{protocol} {kind:<13} {str(dims):<18} {m.query_bytes:>14,.0f} B  rounds~{m.rounds:<5} "
                 f"{m.wall_s:8.3f} s  err {error:.2g}")
-        comm, comm_fit = _fit(kind, kind_rows, "comm_bytes", terms(kind))
-        wall, wall_fit = _fit(kind, kind_rows, "wall_s", terms(kind))
-        rnd, rnd_fit = _fit_rounds(kind, kind_rows)
-        for r, c, w, n in zip(kind_rows, comm_fit, wall_fit, rnd_fit):
-            r["comm_bytes_fit"] = float(f"{c:.6g}")
-            r["comm_error_pct"] = round(100 * (c / r["comm_bytes"] - 1), 3) if r["comm_bytes"] else 0.0
-            r["rounds_fit"] = round(n, 2)
-            r["wall_s_fit"] = float(f"{w:.4g}")
-        ops[kind] = {"comm_bytes": formula_text(comm), "rounds": formula_text(rnd), "compute_s": formula_text(wall),
-                     "source": _source(kind, protocol, len(kind_rows)), "grade": "measured"}
-        fit[kind] = {"comm_bytes": comm, "rounds": rnd, "compute_s": wall,
-                     "max_abs_comm_error_pct": max(abs(r["comm_error_pct"]) for r in kind_rows)}
+        ops[kind], fit[kind] = fit_kind(protocol, kind, kind_rows)
         rows += kind_rows
     elapsed = time.perf_counter() - started
     return _table(protocol, shapes, repeats, session, ops, fit, rows, session_setup, elapsed)
+
+
+def fit_kind(protocol: str, kind: str, kind_rows: list) -> tuple[dict, dict]:
+    """The table entry and the fit record of one op kind from its measured rows (annotated in place with the
+    fitted values and the bytes' residual)."""
+    comm, comm_fit = _fit(kind, kind_rows, "comm_bytes", terms(kind))
+    wall, wall_fit = _fit(kind, kind_rows, "wall_s", terms(kind))
+    rnd, rnd_fit = _fit_rounds(kind, kind_rows, protocol)
+    for r, c, w, n in zip(kind_rows, comm_fit, wall_fit, rnd_fit):
+        r["comm_bytes_fit"] = float(f"{c:.6g}")
+        r["comm_error_pct"] = round(100 * (c / r["comm_bytes"] - 1), 3) if r["comm_bytes"] else 0.0
+        r["rounds_fit"] = round(n, 2)
+        r["wall_s_fit"] = float(f"{w:.4g}")
+    entry = {"comm_bytes": formula_text(comm), "rounds": formula_text(rnd), "compute_s": formula_text(wall),
+             "source": _source(kind, protocol, len(kind_rows)), "grade": "measured"}
+    gpt2 = [abs(r["comm_error_pct"]) for r in kind_rows if r.get("gpt2_size")]
+    record = {"comm_bytes": comm, "rounds": rnd, "compute_s": wall,
+              "max_abs_comm_error_pct": max(abs(r["comm_error_pct"]) for r in kind_rows)}
+    if gpt2:
+        record["max_abs_comm_error_pct_gpt2_size"] = max(gpt2)
+    return entry, record
+
+
+def refit(table: dict) -> dict:
+    """`table` refitted from its own measurements (after a change to the terms or weights; no SPU needed)."""
+    import copy
+
+    table = copy.deepcopy(table)
+    protocol = table["fit"]["config"]["protocol"]
+    for kind in table["fit"]["coefficients"]:
+        rows = [r for r in table["fit"]["measurements"] if r["kind"] == kind]
+        table["ops"][kind], table["fit"]["coefficients"][kind] = fit_kind(protocol, kind, rows)
+    table["fit"]["terms"] = {k: {"comm_bytes": terms(k), "rounds": round_terms(k, protocol)}
+                             for k in table["fit"]["coefficients"]}
+    return table
 
 
 def _source(kind: str, protocol: str, n: int) -> str:
@@ -228,10 +316,12 @@ def _table(protocol, shapes, repeats, session, ops, fit, rows, session_setup, el
                                "count"} if online else "none",
         "rounds_note": "SPU counts messages ('send actions'), not round trips. Rounds here are an ESTIMATE: "
                        "per run, the second-largest number of messages any party sent (two parties: the "
-                       "smaller), fitted as a + b log2(cols) for ops that reduce along rows and a constant "
-                       "otherwise. For SEMI2K and ABY3 every party sends one message per round, so this is the "
-                       "round count; for CHEETAH it bounds the round trips from above (each needs a message "
-                       "from both sides) and can overcount batched OT traffic.",
+                       "smaller), fitted as a + b log2(cols) for ops that reduce along rows, a + b batch for "
+                       "batched matmuls and a constant otherwise" + (", plus a per-element term: CHEETAH sends "
+                       "a large transfer as many messages (tens of thousands for a GPT-2-size softmax)"
+                       if protocol == "cheetah" else "") + ". For SEMI2K and ABY3 every party sends one message "
+                       "per round, so this is the round count; for CHEETAH it bounds the round trips from above "
+                       "(each needs a message from both sides) and can overcount batched OT traffic.",
         "ops": {k: ops.get(k) or {"unknown": "not measured in this calibration run"} for k in OP_KINDS},
         "notes": [
             "compute_s is the measured wall time of all parties as threads on this development machine (2 "
@@ -246,8 +336,12 @@ def _table(protocol, shapes, repeats, session, ops, fit, rows, session_setup, el
             "command": f"pidse calibrate --engine spu --protocol {protocol} --shapes {shapes}",
             "shapes": shapes, "repeats": repeats, "runtime_s": round(elapsed, 1), "config": session.settings(),
             "method": "per op kind: non-negative least squares on relative error (pidse.calibrate.fit_relative) "
-                      "of bytes and of wall time over the terms below; rounds: non-negative least squares",
-            "terms": {k: {"comm_bytes": terms(k), "rounds": round_terms(k)} for k in ops},
+                      "of bytes, of wall time and of rounds over the terms below, rows at GPT-2 size weighted "
+                      "(gpt2_size.weight)",
+            "terms": {k: {"comm_bytes": terms(k), "rounds": round_terms(k, protocol)} for k in ops},
+            "gpt2_size": {"shapes": "rows marked gpt2_size: GPT-2 small at T = 128 (spu_calibrate.GPT2"
+                                    + ("_CHEETAH" if protocol == "cheetah" else "") + ")",
+                          "weight": GPT2_WEIGHT, "repeats": GPT2_REPEATS},
             "one_time": {"session_setup_bytes": session_setup,
                          "note": "first two runs of a fresh session over a warm one (CHEETAH's OT base setup in "
                                  "both directions); per-op first-run extra bytes are in measurements"},
