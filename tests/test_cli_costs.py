@@ -150,10 +150,18 @@ def test_network_options(tmp_path, args, name, bandwidth, rtt):
     (["-p", "aero-secretflow", "--network", "wan-aro"], ["--network", "did you mean 'wan-aero'"]),
     (["-p", "aero-secretflow", "--bandwidth", "0"], ["--bandwidth"]),
     (["--network", "lan"], ["--protocol"]),  # a network only applies to a priced estimate
-    (["--baseline", str(GPT2)], ["--protocol"]),
+    (["--hardware", "laptop-8c"], ["--protocol"]),
 ])
 def test_network_errors(args, needles):
     assert_one_line_error(invoke("estimate", GPT2, *args), *needles)
+
+
+def test_baseline_without_a_table_compares_flops():
+    # SM+ScFuFFN against SM+LN+G, counts only: 22.42B / 9.74B FLOPs = 2.30x (dense convention)
+    out = invoke("estimate", "gpt2_sm_scfuffn", "--baseline", GPT2)
+    assert out.exit_code == 0 and "vs gpt2_sm_ln_g     FLOPs 2.30x less" in out.stdout
+    data = json.loads(invoke("estimate", "gpt2_sm_scfuffn", "--baseline", GPT2, "-f", "json").stdout)
+    assert data["savings"]["flops_x"] == pytest.approx(22_420_000_000 / 9_740_000_000, rel=2e-3)
 
 
 # ---- missing ops ------------------------------------------------------------------------------------------------

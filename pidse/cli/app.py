@@ -88,8 +88,8 @@ def estimate(
     from pidse.report.render import render
     from pidse.spec.load import load_spec
 
-    if protocol is None and (network or bandwidth or rtt or baseline or allow_missing or hardware or phase):
-        raise InputError("--network/--bandwidth/--rtt/--hardware/--phase/--baseline/--allow-missing", None,
+    if protocol is None and (network or bandwidth or rtt or allow_missing or hardware or phase):
+        raise InputError("--network/--bandwidth/--rtt/--hardware/--phase/--allow-missing", None,
                          "--protocol TABLE as well: they only apply to priced estimates")
     table = load_table(protocol) if protocol else None
     setting = resolve_setting(table, network, bandwidth_bps(bandwidth), seconds(rtt), hardware, phase) \

@@ -56,8 +56,8 @@ def summary(est: Estimate, baseline: Estimate | None = None) -> dict:
         data["phase"] = est.setting.phase
         data["uncosted"] = est.uncosted
         data["by_kind"] = shares(est.breakdown("kind"), est.totals)
-        if baseline is not None:
-            data["savings"] = savings(est, baseline)
+    if baseline is not None:
+        data["savings"] = savings(est, baseline)
     cost_keys = ("comm_bytes", "rounds", "compute_s", "latency_s", "source", "grade") if est.table else ()
     if est.details is not None:  # a family's own results (CKKS: primitives, depth and bootstraps)
         key, details_summary, _, _ = FAMILY_OUTPUT[est.table.family]
@@ -140,6 +140,8 @@ def to_table(est: Estimate, by: str = "block", markdown: bool = False, baseline:
             s = savings(est, baseline)
             facts.append((f"vs {baseline.spec.name}", f"communication {s.get('comm_bytes_x', 0):.2f}x less, "
                                                        f"latency {s.get('latency_s_x', 0):.2f}x less"))
+    elif baseline is not None:  # counts only: the FLOPs saving
+        facts.append((f"vs {baseline.spec.name}", f"FLOPs {savings(est, baseline).get('flops_x', 0):.2f}x less"))
     he = ""
     if est.details is not None:
         _, _, details_facts, details_text = FAMILY_OUTPUT[est.table.family]
