@@ -253,3 +253,15 @@ def test_shipped_published_rows_regression():
     assert sum(bool(r["comm_ok"]) for r in whole) == 6 and len(whole) == 10
     missing = {r["id"]: r["why"] for r in rows if r["why"]}
     assert set(missing) == {"151", "162", "163", "164", "166", "167", "168"} and all(missing.values())
+
+
+def test_validate_published_with_one_table(tmp_path):
+    # -p prices every row with that table, whatever its system: BumbleBee's GeLU microbenchmark under BOLT is
+    # BOLT's own 2^20 GeLU cost (the row BOLT's rerun published): 3.85 GiB within 10%
+    path = _csv(tmp_path / "one.csv", [["1", "BumbleBee", "(microbenchmark)", "", "", "", "", "", "", "",
+                                        "GeLU |x|=2^20", "3.85", "GiB (2^30 B)", "total over parties", "", "",
+                                        "1 Gbps, 0.5 ms ping (LAN)", "end-to-end"]])
+    row = compare(path, "bolt")[0]
+    assert row["table"] == "bolt" and row["comm_ratio"] == pytest.approx(1.0, abs=0.1)
+    result = invoke("validate", "--published", path, "-p", "bolt", "--out", tmp_path / "v")
+    assert result.exit_code == 0 and "-p bolt" in (tmp_path / "v" / "validation.md").read_text()

@@ -210,20 +210,22 @@ def published_bytes(row: dict) -> float | None:
     return float(text) * unit
 
 
-def compare(path: str | Path | None = None) -> list[dict]:
+def compare(path: str | Path | None = None, table: str | None = None) -> list[dict]:
     """One dict per row: published and predicted comm (bytes, in the row's scope), rounds, latency, and their
-    ratios predicted / published; `why` for a row that cannot be expressed."""
+    ratios predicted / published; `why` for a row that cannot be expressed. With `table`, every row is priced
+    with that table (a name or path) whatever its system."""
     rules = Rules.load()
-    tables = {name: load_table(name) for name in list_tables()}
+    tables = {name: load_table(name) for name in list_tables()} if table is None else {}
+    forced = None if table is None else load_table(table)
     out = []
     for row in read_rows(path):
         whole = row["op"].strip() == "whole-model"
         rec = {"id": row["id"], "system": row["system"], "model": row["model"], "op": row["op"],
                "whole_model": whole, "table": None, "why": None}
         try:
-            table = table_for(row["system"], tables)
-            rec["table"] = table.name
-            pred = price_row(row, table, rules)
+            chosen = forced or table_for(row["system"], tables)
+            rec["table"] = chosen.name
+            pred = price_row(row, chosen, rules)
         except Unexpressed as err:
             out.append({**rec, "why": str(err)})
             continue
@@ -231,7 +233,7 @@ def compare(path: str | Path | None = None) -> list[dict]:
                                      and "total" not in row["comm_scope"].lower() else "total")
         per_party = scope == "per_party"
         network_only = bool(re.search(r"comm(unication|\.)? time", row.get("note") or "", re.IGNORECASE))
-        comm_pred = pred["comm_bytes"] / (table.parties if per_party else 1)
+        comm_pred = pred["comm_bytes"] / (chosen.parties if per_party else 1)
         rec.update(phase=pred["setting"].phase, network=pred["setting"].network, per_party=per_party,
                    comm_pub=published_bytes(row), comm_pred=comm_pred,
                    rounds_pub=_number(row.get("rounds_published")), rounds_pred=pred["rounds"],

@@ -75,8 +75,9 @@ def validate(
     engine: str = typer.Option("spu", "--engine", metavar="NAME", help="The engine that runs the model: spu."),
     protocol: Optional[str] = typer.Option(None, "--protocol", "-p", metavar="TABLE", show_default=False,
                                            help="The SPU table to check (spu-cheetah, spu-semi2k, spu-aby3); the "
-                                                "engine runs its protocol. A bare cheetah, semi2k or aby3 works "
-                                                "too."),
+                                                "engine runs its protocol (a bare cheetah, semi2k or aby3 works "
+                                                "too). With --published: price every row with this table instead "
+                                                "of the table that models its system."),
     table: Optional[str] = typer.Option(None, "--table", metavar="TABLE", help="Cost table to check (default "
                                         "spu-<protocol>)."),
     context: Optional[int] = typer.Option(None, "--context", "-T", metavar="T", help="Prompt tokens T."),
@@ -98,7 +99,7 @@ def validate(
     from pidse.spec.load import load_spec
 
     if published:
-        return _validate_published(spec, out, overwrite)
+        return _validate_published(spec, out, overwrite, protocol or table)
     if spec is None or protocol is None:
         raise InputError("pidse validate", None, "SPEC and --protocol TABLE, or --published [FILE]")
     if protocol.startswith("spu-"):  # -p names the cost table, as everywhere; the engine runs its protocol
@@ -115,15 +116,15 @@ def validate(
     typer.echo(spu_validate.render(result, "json" if fmt == Format.json else fmt.value).rstrip("\n"))
 
 
-def _validate_published(data: Optional[Path], out: Optional[Path], overwrite: bool) -> None:
+def _validate_published(data: Optional[Path], out: Optional[Path], overwrite: bool, table: Optional[str]) -> None:
     from pidse.calibrate.published import compare
     from pidse.files import output_dir, write_text_atomic
     from pidse.report import validation
 
-    command = "pidse validate --published" + (f" {data}" if data else "") + (f" --out {out}" if out else "") \
-        + (" --overwrite" if overwrite else "")
+    command = "pidse validate --published" + (f" {data}" if data else "") + (f" -p {table}" if table else "") \
+        + (f" --out {out}" if out else "") + (" --overwrite" if overwrite else "")
     out = output_dir(out, "pidse-validation", "validation.md", overwrite)
-    rows = compare(data)
+    rows = compare(data, table)
     validation.plot(rows, out / "validation.png")
     write_text_atomic(out / "validation.md", validation.markdown(rows, command, "validation.png"))
     judged = validation.verdicts(rows)
