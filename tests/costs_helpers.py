@@ -111,3 +111,14 @@ def hand_table(tmp_path: Path, name: str = "hand.yaml", **top) -> Path:
 
 def tiny_spec(tmp_path: Path, name: str = "tiny1.yaml") -> Path:
     return write_yaml(tmp_path / name, TINY1)
+
+
+def assert_priced_by_hand(row: dict, comm, rounds, compute) -> None:
+    """One op priced on an 8 bit/s network with no RTT (so latency = compute + bytes) against a hand
+    derivation: bytes, rounds, compute and latency."""
+    import pytest
+
+    assert row["comm_bytes"] == pytest.approx(comm, rel=1e-6, abs=1e-6)
+    assert row["rounds"] == rounds
+    assert row["compute_s"] == pytest.approx(compute, rel=1e-3, abs=1e-12)
+    assert row["latency_s"] == pytest.approx(compute + comm, rel=1e-6, abs=1e-6)

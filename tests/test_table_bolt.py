@@ -16,6 +16,7 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
+from costs_helpers import assert_priced_by_hand
 from pidse.cli import app
 from pidse.cost.registry import load_table, price_op
 from pidse.cost.setting import Hardware, Network, Setting
@@ -87,12 +88,7 @@ HAND = [
 
 @pytest.mark.parametrize("kind,shape,comm,rounds,compute", HAND)
 def test_formula_by_hand(kind, shape, comm, rounds, compute):
-    row = priced(kind, shape)
-    assert row["comm_bytes"] == pytest.approx(comm, rel=1e-6, abs=1e-6)
-    assert row["rounds"] == rounds
-    assert row["compute_s"] == pytest.approx(compute, rel=1e-3, abs=1e-12)
-    # 8 bit/s and no RTT: latency = compute + bytes.
-    assert row["latency_s"] == pytest.approx(compute + comm, rel=1e-6, abs=1e-6)
+    assert_priced_by_hand(priced(kind, shape), comm, rounds, compute)
 
 
 def test_kinds_bolt_never_ran_are_unknown_with_a_reason():
