@@ -39,10 +39,18 @@ def part_count(part: str, layers, prune_last):
     return {"fixed": 1, "layer": layers, "ffn": layers - prune_last}[part]
 
 
+# Role symbols: 0/1 flags for protocols that treat ops of one kind differently by their place in the layer.
+ROLE_SYMBOLS = {
+    "linear": ("qkv", "input_reused"),  # qkv: an attention Q, K or V projection; input_reused: K, V (and a
+                                        # gated FFN's gate) read the same input as the projection before them
+    "matmul": ("scores",),  # 1 for Q K^T, 0 for A V
+}
+
+
 def formula_symbols(kind: str) -> set:
     """The size symbols a cost formula for `kind` may use (a table's constants come on top)."""
     extra = {"kept", "power"} if kind == "power_softmax" else {"kept"} if kind in SCORE_KINDS else set()
-    return set(SHAPE_KEYS[kind]) | {"elements"} | extra
+    return set(SHAPE_KEYS[kind]) | {"elements"} | extra | set(ROLE_SYMBOLS.get(kind, ()))
 
 
 def causal_kept(rows, cols):
@@ -64,6 +72,8 @@ def shape_values(kind: str, shape: dict, attrs: dict | None = None) -> dict:
         elements = shape["tokens"] * shape["dim"]
     else:
         elements = shape.get("batch", 1) * shape["rows"] * shape["cols"]
+    if kind in ROLE_SYMBOLS:
+        return {**shape, "elements": elements, **roles(kind, attrs or {})}
     if kind in SCORE_KINDS:
         causal = (attrs or {}).get("causal", False)
         kept = shape["batch"] * causal_kept(shape["rows"], shape["cols"]) if causal else elements
@@ -72,3 +82,11 @@ def shape_values(kind: str, shape: dict, attrs: dict | None = None) -> dict:
             values["power"] = attrs["power"]
         return values
     return {**shape, "elements": elements}
+
+
+def roles(kind: str, attrs: dict) -> dict:
+    """The role flags of one op (all 0 for an op outside the attention and FFN projections: a bare microbenchmark)."""
+    role = attrs.get("role")
+    if kind == "linear":
+        return {"qkv": int(role in ("q", "k", "v")), "input_reused": int(role in ("k", "v", "gate"))}
+    return {"scores": int(role == "scores")}

@@ -338,3 +338,22 @@ def test_bad_network_preset_in_table_names_the_file(tmp_path):
 def test_unknown_table_name():
     assert_one_line_error(invoke("estimate", SPECS / "gpt2_sm.yaml", "-p", "aero-secretflw"), "--protocol",
                           "aero-secretflow")
+
+
+def test_role_symbols_follow_the_graph():
+    # the graph names each projection's role; formulas see 0/1 flags: qkv (Q, K, V), input_reused (K, V, gate:
+    # the input the projection before them read), scores (Q K^T, not A V); a bare op has all flags 0
+    from pidse.model.graph import trace
+    from pidse.ops import formula_symbols, shape_values
+    from pidse.spec.load import load_spec
+
+    nodes, _ = trace(load_spec("tinyllama_1.1b", ["model.layers=1"], 4))
+    flags = {name.split(".", 1)[1]: shape_values(n["kind"], n["shape"], n["attrs"])
+             for name, n in nodes.items() if n["kind"] in ("linear", "matmul")}
+    assert (flags["attn.q"]["qkv"], flags["attn.q"]["input_reused"]) == (1, 0)
+    assert (flags["attn.k"]["qkv"], flags["attn.k"]["input_reused"]) == (1, 1)
+    assert (flags["attn.o"]["qkv"], flags["ffn.gate"]["input_reused"], flags["ffn.up"]["input_reused"]) == (0, 1, 0)
+    assert (flags["attn.scores"]["scores"], flags["attn.context"]["scores"]) == (1, 0)
+    assert shape_values("linear", {"m": 1, "k": 2, "n": 3}) == {"m": 1, "k": 2, "n": 3, "elements": 3, "qkv": 0,
+                                                                "input_reused": 0}
+    assert {"qkv", "input_reused"} <= formula_symbols("linear") and "scores" in formula_symbols("matmul")

@@ -46,7 +46,7 @@ class _Builder:
     def linear(self, name: str, block: str, m: int, k: int, n: int, x: str, layer=None) -> str:
         bias = self.spec.model.bias
         return self.op(name, "linear", block, {"m": m, "k": k, "n": n}, [x], layer, k * n + (n if bias else 0),
-                       bias=bias)
+                       bias=bias, role=name.rsplit(".", 1)[-1])  # q, k, v, o, up, gate, down, fused
 
     # ---- one forward pass over m new tokens, attending over kv_len positions -------------------------------
     def forward(self, m: int, kv_len: int, prev_token: str | None) -> str:
