@@ -47,9 +47,10 @@ HAND = [
     # lm_head (1, 64, 64): 2 sqrt(4096 / 4096) = 2 ct x 57,121.9 = 114,243.8 + 64 x 613.32 = 39,252.48
     # -> 153,496.28 B; 10 rounds; compute 52.279 ns x 4096 + 6.2742 us x 64.
     ("lm_head", {"m": 1, "k": 64, "n": 64}, 153496.28, 10, 5.2279e-8 * 4096 + 6.2742e-6 * 64),
-    # matmul batch 1 (4, 64, 16): 2 cross terms x 2 sqrt(4096 / 4096) = 4 ct x 36,621.09 = 146,484.36 + 64 outputs
-    # x 69.02 = 4,417.28 -> 150,901.64 B; rounds 2 + 6 = 8; compute 52.279 ns x 4096 + 3.4597 us x 64.
-    ("matmul", {"batch": 1, "m": 4, "k": 64, "n": 16}, 150901.64, 8, 5.2279e-8 * 4096 + 3.4597e-6 * 64),
+    # matmul batch 1 (4, 64, 16), an A.V (scores = 0): 2 cross terms x 2 sqrt(4096 / 4096) = 4 ct x 36,621.09 =
+    # 146,484.36 + 64 outputs x 613.32 (full truncation) = 39,252.48 -> 185,736.84 B; rounds 2 + 8 = 10; compute
+    # 52.279 ns x 4096 + 6.2742 us x 64. (A Q.K^T, scores = 1, takes the 69.02 B truncate-then-reduce: below.)
+    ("matmul", {"batch": 1, "m": 4, "k": 64, "n": 16}, 185736.84, 10, 5.2279e-8 * 4096 + 6.2742e-6 * 64),
     # embedding 3 tokens, dim 8 <= 4096: 3 x 32,734.4 = 98,203.2 B; 1 round; 3 x 0.1 ms.
     ("embedding", {"tokens": 3, "vocab": 10, "dim": 8}, 98203.2, 1, 3e-4),
     # embedding dim 4097 > N: two ciphertexts per token: 196,406.4 B.
@@ -144,7 +145,11 @@ TABLE5 = [
     ("FC2 + Trunc", [("linear", {"m": T, "k": F, "n": D})], 32.42 + 120.58, 5.841 + 1.520, 0.10, False),  # +0.25%
     # CipherGPT masks X once for Q, K and V; pidse's three linear ops send it three times (+0.7% with truncations).
     ("QKV (x3) + Trunc", [("linear", {"m": T, "k": D, "n": D})] * 3, 21.79 + 361.76, 4.358 + 4.676, 0.10, False),
-    ("Q.K^T + Trunc", [("matmul", {"batch": H, "m": T, "k": DH, "n": T})], 58.22 + 54.28, 2.854 + 2.868, 0.10, True),
+    ("Q.K^T + Trunc", [("matmul", {"batch": H, "m": T, "k": DH, "n": T}, {"role": "scores"})], 58.22 + 54.28,
+     2.854 + 2.868, 0.10, True),
+    # S.V's full truncation (120.58 MB, 613.32 B per element: the pooled truncation constant, so in-sample)
+    ("S.V + Trunc", [("matmul", {"batch": H, "m": T, "k": T, "n": DH}, {"role": "context"})], 54.28 + 120.58, None,
+     0.10, True),
     ("vec2word + Trunc", [("lm_head", {"m": 1, "k": D, "n": V})], 11.09 + 33.22, None, 0.10, True),  # -5.4%
     ("embedding", [("embedding", {"tokens": T, "vocab": V, "dim": D})], 8.38, None, 1e-4, True),
     ("Shuffle + TopK + sampling", [("argmax", {"rows": 1, "cols": V})], 51.3 + 84.8 + 1.61, 4.004 + 1.277, 1e-4,
@@ -155,19 +160,19 @@ TABLE5 = [
 @pytest.mark.parametrize("name,ops,comm_mb,latency,tol,in_sample", TABLE5, ids=[
     f"{n}-{'IN-SAMPLE' if s else 'out-of-sample'}" for n, _, _, _, _, s in TABLE5])
 def test_table5_entries(name, ops, comm_mb, latency, tol, in_sample):
-    rows = [priced(kind, shape, LAN) for kind, shape in ops]
+    rows = [priced(op[0], op[1], LAN, attrs=op[2] if len(op) > 2 else None) for op in ops]
     assert sum(r["comm_bytes"] for r in rows) == pytest.approx(comm_mb * 1e6, rel=tol)
     if latency is not None:
         assert sum(r["latency_s"] for r in rows) == pytest.approx(latency, rel=0.25)
 
 
-def test_table5_sv_is_a_known_miss():
-    """S.V + its truncation (54.28 + 120.58 MB): pidse's matmul gives every product output the truncate-then-reduce
-    Table 5 shows after Q.K^T (69 B per element); S.V's full truncation (613 B) is priced at 13.6 MB: 69.82 MB, -60%
-    (-105 MB per layer, -1.4% of a layer). Q.K^T is right (above); the two cannot be told apart by shape."""
-    row = priced("matmul", {"batch": H, "m": T, "k": T, "n": DH}, LAN)
-    assert row["comm_bytes"] / 1e6 == pytest.approx(69.82, abs=0.01)
-    assert (54.28 + 120.58) - row["comm_bytes"] / 1e6 == pytest.approx(105.0, abs=0.1)
+def test_qk_and_sv_truncations_by_role():
+    """Q.K^T (scores = 1) truncates-then-reduces at 69.02 B per score, 6 rounds; S.V (scores = 0) truncates fully at
+    613.32 B per element, 8 rounds: the same product shape, told apart by the graph's role flag."""
+    qk = priced("matmul", {"batch": 1, "m": 4, "k": 64, "n": 16}, attrs={"role": "scores"})
+    sv = priced("matmul", {"batch": 1, "m": 4, "k": 64, "n": 16}, attrs={"role": "context"})
+    assert sv["comm_bytes"] - qk["comm_bytes"] == pytest.approx(64 * (613.32 - 69.02), rel=1e-9)
+    assert (qk["rounds"], sv["rounds"]) == (8, 10)
 
 
 # ---- (c) the CLI ------------------------------------------------------------------------------------------------
@@ -179,10 +184,9 @@ def test_cli_estimates_bert_base():
 
 
 def test_cli_estimates_gpt2_at_ciphergpts_context():
-    """GPT-2 at T = 256 (Table 5's setting): 92.9 GB. Against Table 5's per-layer ops (the paper's own total is
-    deliberately not used): 7,829.3 MB per layer x 12 = 93.95 GB, less S.V's truncation (-105 MB per layer), plus X
-    sent three times (+2.8 MB per layer) and pidse's head (embedding, final LayerNorm on the last row, vec2word,
-    top-K sampling: 0.19 GB) = 92.92 GB."""
+    """GPT-2 at T = 256 (Table 5's setting): 94.2 GB. Against Table 5's per-layer ops (the paper's own total is
+    deliberately not used): 7,829.3 MB per layer x 12 = 93.95 GB, plus X sent three times (+2.8 MB per layer) and
+    pidse's head (embedding, final LayerNorm on the last row, vec2word, top-K sampling: 0.19 GB) = 94.18 GB."""
     result = CliRunner().invoke(app, ["estimate", "gpt2_sm_ln_g", "-T", "256", "-p", NAME, "--format", "json"])
     assert result.exit_code == 0, result.output
-    assert json.loads(result.stdout)["totals"]["comm_bytes"] == pytest.approx(92.90e9, rel=0.01)
+    assert json.loads(result.stdout)["totals"]["comm_bytes"] == pytest.approx(94.18e9, rel=0.01)
