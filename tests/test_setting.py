@@ -265,3 +265,17 @@ def test_validate_published_with_one_table(tmp_path):
     assert row["table"] == "bolt" and row["comm_ratio"] == pytest.approx(1.0, abs=0.1)
     result = invoke("validate", "--published", path, "-p", "bolt", "--out", tmp_path / "v")
     assert result.exit_code == 0 and "-p bolt" in (tmp_path / "v" / "validation.md").read_text()
+
+
+def test_bad_cells_of_a_published_file_are_reasons_not_tracebacks(tmp_path):
+    path = _csv(tmp_path / "bad.csv", [
+        ["1", "BumbleBee", "(microbenchmark)", "", "", "", "", "", "", "", "GeLU |x|=2^20", "lots", "GiB", "total",
+         "", "", "", "online"],
+        ["2", "BumbleBee", "BERT-base", "twelve", "768", "12", "3072", "30522", "128", "1", "whole-model", "1", "GB",
+         "total", "", "nan", "", "end-to-end"],
+    ])
+    out = {r["id"]: r["why"] for r in compare(path)}
+    assert "comm_gb_published = 'lots' is not a number" in out["1"]
+    assert "latency_s_published" in out["2"] or "layers" in out["2"]
+    result = invoke("validate", "--published", path, "--out", tmp_path / "v")
+    assert result.exit_code == 0 and "Traceback" not in result.output

@@ -145,9 +145,9 @@ def _spec(row: dict, rules: Rules):
         base = str(path)
     else:
         base = rules.spec_name(row["model"])
-        sets = [f"{key}={int(float(row[col]))}" for col, key in SIZES.items() if (row.get(col) or "").strip()]
-    tokens = int(float(row.get("input_tokens") or row.get("context") or 128))
-    generated = int(float(row.get("generated_tokens") or 1))
+        sets = [f"{key}={_cell(row, col, int)}" for col, key in SIZES.items() if (row.get(col) or "").strip()]
+    tokens = _cell({"input_tokens": row.get("input_tokens") or row.get("context") or "128"}, "input_tokens", int)
+    generated = _cell({"generated_tokens": row.get("generated_tokens") or "1"}, "generated_tokens", int)
     sets += [f"model.max_context={max(tokens + generated, 1024)}", f"inference.generate={generated}"]
     return load_spec(base, sets, tokens)
 
@@ -207,7 +207,20 @@ def published_bytes(row: dict) -> float | None:
     if not text:
         return None
     unit = 2.0 ** 30 if "GiB" in row["comm_unit"] or "2^30" in row["comm_unit"] else 1e9
-    return float(text) * unit
+    return _cell(row, "comm_gb_published", float) * unit
+
+
+def _cell(row: dict, column: str, kind):
+    """A number cell, or Unexpressed naming the column (a row of a user's file is never a traceback)."""
+    text = (row.get(column) or "").strip()
+    try:
+        value = float(text)
+    except ValueError:
+        raise Unexpressed(f"{column} = {text[:40]!r} is not a number") from None
+    if not value == value or value in (float("inf"), float("-inf")) or value < 0 or \
+            (kind is int and value != int(value)):
+        raise Unexpressed(f"{column} = {text[:40]!r} is not a {'whole' if kind is int else 'finite'} number >= 0")
+    return kind(value)
 
 
 def compare(path: str | Path | None = None, table: str | None = None) -> list[dict]:
@@ -225,6 +238,9 @@ def compare(path: str | Path | None = None, table: str | None = None) -> list[di
         try:
             chosen = forced or table_for(row["system"], tables)
             rec["table"] = chosen.name
+            published = {"comm_pub": published_bytes(row),
+                         "rounds_pub": _number(row.get("rounds_published"), "rounds_published"),
+                         "latency_pub": _number(row.get("latency_s_published"), "latency_s_published")}
             pred = price_row(row, chosen, rules)
         except Unexpressed as err:
             out.append({**rec, "why": str(err)})
@@ -234,10 +250,8 @@ def compare(path: str | Path | None = None, table: str | None = None) -> list[di
         per_party = scope == "per_party"
         network_only = bool(re.search(r"comm(unication|\.)? time", row.get("note") or "", re.IGNORECASE))
         comm_pred = pred["comm_bytes"] / (chosen.parties if per_party else 1)
-        rec.update(phase=pred["setting"].phase, network=pred["setting"].network, per_party=per_party,
-                   comm_pub=published_bytes(row), comm_pred=comm_pred,
-                   rounds_pub=_number(row.get("rounds_published")), rounds_pred=pred["rounds"],
-                   latency_pub=_number(row.get("latency_s_published")), network_only=network_only,
+        rec.update(published, phase=pred["setting"].phase, network=pred["setting"].network, per_party=per_party,
+                   comm_pred=comm_pred, rounds_pred=pred["rounds"], network_only=network_only,
                    latency_pred=pred["latency_s"] - (pred["compute_s"] if network_only else 0.0),
                    compute_pred=pred["compute_s"])
         for metric in ("comm", "rounds", "latency"):
@@ -247,6 +261,6 @@ def compare(path: str | Path | None = None, table: str | None = None) -> list[di
     return out
 
 
-def _number(text) -> float | None:
+def _number(text, column: str) -> float | None:
     text = (text or "").strip()
-    return float(text) if text else None
+    return _cell({column: text}, column, float) if text else None
