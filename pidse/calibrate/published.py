@@ -101,7 +101,7 @@ def network_of(text: str, table) -> Network:
     "GB/s" is read as Gbps, as published_ops.csv reads PUMA's "about 5GB/s". A table calibrated with an
     effective network (its paper's stated network could not explain its own numbers, as AERO's) keeps it."""
     own = table.network or Network("none", 1e9, 0.0)
-    if (getattr(table, "raw", {}).get("fit") or {}).get("effective_network"):
+    if (table.raw.get("fit") or {}).get("effective_network"):
         return own
     bw = None
     for pattern, factor in ((r"([\d.]+)\s*Gbps", 1e9), (r"([\d.]+)\s*Mbps", 1e6), (r"([\d.]+)\s*MBps", 8e6),

@@ -19,8 +19,7 @@ from pathlib import Path
 
 from pidse.cost.family import GRADES, Family, Priced, accumulate
 from pidse.cost.formula import Formula, FormulaError
-from pidse.cost.setting import (Network, Setting, table_hardware, table_matches, table_network, table_offline,
-                                table_units)
+from pidse.cost.setting import Network, Setting, table_metadata, table_network
 from pidse.errors import InputError
 from pidse.ops import OP_KINDS, PARTS, formula_symbols, part_count, shape_values
 from pidse.schema import reject_unknown, split_unknown
@@ -81,24 +80,12 @@ def load(src: str, data: dict) -> CostTable:
     constants = data.get("constants") or {}
     if not all(isinstance(v, (int, float)) and not isinstance(v, bool) for v in constants.values()):
         raise InputError(src, "constants", "a mapping of names to numbers")
-    offline, offline_note = table_offline(src, data.get("offline"))
+    meta = table_metadata(src, data)
     known, unknown = split_unknown(data["ops"], OP_KINDS, src, "ops", "an op kind")
-    entries = {kind: _entry(src, kind, spec, constants, offline == "per_op") for kind, spec in known.items()}
+    entries = {kind: _entry(src, kind, spec, constants, meta["offline"] == "per_op") for kind, spec in known.items()}
     return CostTable(data["name"], data.get("description", ""), data["parties"], data["protocol"],
                      data.get("ring_bits"), data.get("fraction_bits"), table_network(src, data.get("network")),
-                     entries, unknown, constants, src, data, system=str(data.get("system") or ""),
-                     matches=table_matches(src, data.get("matches")), hardware=table_hardware(src, data.get("hardware")),
-                     offline=offline, offline_note=offline_note,
-                     default_phase=_default_phase(src, data.get("default_phase"), offline),
-                     units=table_units(src, data.get("units")))
-
-
-def _default_phase(src: str, value, offline: str) -> str | None:
-    if value is None:
-        return None
-    if offline != "per_op" or value not in ("online", "total"):
-        raise InputError(src, "default_phase", "online or total, with `offline: per_op` only", value)
-    return value
+                     entries, unknown, constants, src, data, **meta)
 
 
 def _entry(src: str, kind: str, spec, constants: dict, per_op_offline: bool) -> CostEntry:

@@ -126,7 +126,7 @@ def resolve_setting(table, network: str | None = None, bandwidth_bps: float | No
     """The Setting for pricing with `table`: its own network, machine and paper phase unless others are given."""
     net = resolve_network(network, bandwidth_bps, rtt_s, table)
     phase = resolve_phase(table, phase)
-    own = getattr(table, "hardware", None)
+    own = table.hardware
     if hardware is None or (own is not None and hardware == own.name):
         return Setting(net, own, phase)
     target = resolve_hardware(hardware)
@@ -141,16 +141,16 @@ def resolve_setting(table, network: str | None = None, bandwidth_bps: float | No
 
 def resolve_phase(table, phase: str | None) -> str:
     """The phase to price: the table's paper convention by default; one its `offline:` mode allows otherwise."""
-    mode = getattr(table, "offline", "unknown")
+    mode = table.offline
     allowed = ALLOWED_PHASES[mode]
     if phase is None:
-        return getattr(table, "default_phase", None) or allowed[0]
+        return table.default_phase or allowed[0]
     if phase not in PHASES:
         raise InputError("--phase", None, "one of " + ", ".join(PHASES), phase)
     if phase not in allowed:
         why = {"included": "its costs are end-to-end totals its paper does not split into online and offline",
-               "unknown": "it models the online phase only (" + (getattr(table, "offline_note", "") or
-                                                                   "its offline phase is not in its sources") + ")"}
+               "unknown": "it models the online phase only ("
+                          + (table.offline_note or "its offline phase is not in its sources") + ")"}
         raise InputError("--phase", None, f"{' or '.join(allowed)} for {table.name}: {why[mode]}", phase)
     return phase
 
@@ -216,15 +216,34 @@ def table_hardware(src: str, value) -> Hardware | None:
     return hardware_from(src, "hardware", value)
 
 
-def table_offline(src: str, value) -> tuple[str, str]:
-    """A cost table's `offline:` key -> (mode, note)."""
+def table_metadata(src: str, data: dict, unknown_offline: str = "the table does not say") -> dict:
+    """What any family's table says about itself, as fields of its table object: the system it models, the
+    published systems it `matches`, its hardware, phases (`offline`, `default_phase`) and `units`.
+    `unknown_offline` is the reason given when the table does not say what its offline phase is."""
+    offline, note = _offline(src, data.get("offline"), unknown_offline)
+    return {"system": str(data.get("system") or ""), "matches": table_matches(src, data.get("matches")),
+            "hardware": table_hardware(src, data.get("hardware")), "offline": offline, "offline_note": note,
+            "default_phase": _default_phase(src, data.get("default_phase"), offline),
+            "units": table_units(src, data.get("units"))}
+
+
+def _offline(src: str, value, unknown_note: str) -> tuple[str, str]:
+    """A table's `offline:` key -> (mode, note)."""
     if value is None:
-        return "unknown", "the table does not say"
+        return "unknown", unknown_note
     if isinstance(value, dict) and set(value) == {"unknown"}:
         return "unknown", str(value["unknown"])
     if value in ("none", "included", "per_op"):
         return value, ""
     raise InputError(src, "offline", "none, included, per_op or {unknown: why}", value)
+
+
+def _default_phase(src: str, value, offline: str) -> str | None:
+    if value is None:
+        return None
+    if offline != "per_op" or value not in ("online", "total"):
+        raise InputError(src, "default_phase", "online or total, with `offline: per_op` only", value)
+    return value
 
 
 def table_network(src: str, value, presets_only: bool = False) -> Network | None:

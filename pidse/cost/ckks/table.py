@@ -14,7 +14,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from pidse.cost.family import GRADES
-from pidse.cost.setting import table_hardware, table_matches, table_network, table_offline, table_units
+from pidse.cost.setting import table_metadata, table_network
 from pidse.errors import InputError
 from pidse.schema import reject_unknown, split_unknown, suggest
 
@@ -38,7 +38,7 @@ CHOICES = {"method": ("newton", "poly"), "inverse_domain": ("sum", "mean"),
            "packing": ("rows_in_slots", "keys_across")}
 TOP_KEYS = {"version", "family", "name", "description", "scheme", "network", "params", "primitives", "keys",
             "ops", "packing", "derivation", "measurements", "notes", "system", "matches", "hardware", "offline",
-            "units"}
+            "units", "default_phase"}
 
 
 @dataclass(frozen=True)
@@ -79,6 +79,7 @@ class CkksTable:
     hardware: object = None  # Hardware the primitive prices were measured on
     offline: str = "unknown"  # phases (pidse/cost/setting.py); one-time keys are reported apart
     offline_note: str = "evaluation keys are one-time and reported apart"
+    default_phase: str | None = None
     units: dict = field(default_factory=lambda: {"comm": "GB", "scope": "total"})
 
     @property
@@ -154,13 +155,9 @@ def load_ckks(src: str, data: dict) -> CkksTable:
         if keys.get(key) is not None:
             keys[key] = _number(keys[key], src, f"keys.{key}", "a number >= 0")
     network = table_network(src, data.get("network"), presets_only=True)
-    offline, note = table_offline(src, data.get("offline")) if "offline" in data else ("unknown", "")
     return CkksTable(data["name"], data.get("description", ""), data.get("scheme", "CKKS"), network,
                      {k: params[k] for k in PARAM_KEYS}, primitives, ops, keys, src, data, unknown=unknown,
-                     system=str(data.get("system") or ""), matches=table_matches(src, data.get("matches")),
-                     hardware=table_hardware(src, data.get("hardware")), offline=offline,
-                     offline_note=note or "evaluation keys are one-time and reported apart",
-                     units=table_units(src, data.get("units")))
+                     **table_metadata(src, data, "evaluation keys are one-time and reported apart"))
 
 
 def _settings(src: str, where: str, spec, allowed: set, kind: str) -> None:
