@@ -448,3 +448,17 @@ def test_closed_forms_refuse_a_ckks_table():
     for command in (["formula", SPECS / "gpt2_sm_ln_g.yaml", "-p", GPU],
                     ["scaling", SPECS / "gpt2_sm_ln_g.yaml", "-p", GPU, "-T", "128:256"]):
         assert_one_line_error(invoke(*command), "family", "depth walk")
+
+
+def test_one_op_priced_alone_equals_op_alone():
+    # registry.price_op on a CKKS table: the op's input arrives fresh (an edge from outside the op), so its
+    # seconds are exactly op_alone's at the fresh level (the same steps, levels and bootstraps)
+    from pidse.cost.ckks.price import op_alone
+    from pidse.cost.registry import price_op
+    from pidse.cost.setting import resolve_setting
+
+    table = load_table(GPU)
+    shape = {"rows": 128, "cols": 512}
+    row = price_op(table, "gelu", shape, resolve_setting(table))
+    alone = op_alone("gelu", shape, {}, table, table.params["levels_fresh"])
+    assert row["compute_s"] == pytest.approx(sum(v["seconds"] for v in alone.values()), rel=1e-12)

@@ -57,6 +57,6 @@ def load_table(name: str):
 def price_op(table, kind: str, shape: dict, setting, attrs: dict | None = None) -> dict:
     """One op of `kind` and `shape` priced alone under `setting`: its row with comm_bytes, rounds, compute_s,
     latency_s, source and grade (what a paper's microbenchmark measures)."""
-    row = {"op": kind, "kind": kind, "shape": dict(shape), "attrs": dict(attrs or {}), "layer": None}
-    family_of(table).price([row], [], table, setting)
+    row = {"op": kind, "kind": kind, "shape": dict(shape), "attrs": dict(attrs or {}), "layer": None, "step": 0}
+    family_of(table).price([row], [("input", kind)], table, setting)  # its input comes from outside the op
     return row

@@ -213,6 +213,10 @@ def _input_cts(kind: str, shape: dict, table) -> int:
 
 
 def price(rows: list[dict], edges: list, table, setting, allow_missing: bool = False) -> Priced:
-    """The family's pricing: the whole graph's walk, its bootstraps and breakdowns kept as the details."""
-    he = price_he(rows, edges, table, setting, allow_missing)
+    """The family's pricing: the whole graph's walk, its bootstraps and breakdowns kept as the details. An edge
+    from outside `rows` (an op priced alone: registry.price_op) is a fresh ciphertext input of the op's size."""
+    by_op = {r["op"]: r for r in rows}
+    inputs = {src: (_input_cts(by_op[dst]["kind"], by_op[dst]["shape"], table), table.params["levels_fresh"])
+              for src, dst in edges if src not in by_op and dst in by_op}
+    he = price_he(rows, edges, table, setting, allow_missing, inputs)
     return Priced(he.uncosted, he)
