@@ -55,7 +55,7 @@ def sweep(
         for net in networks:
             resolve_network(name=net, table=table)
 
-    bars = _progress_bars()
+    bars = _Bars()
 
     given = (("--context", context), ("--space", None if space == "aero" else space), ("--protocol", protocol),
              ("--network", network), ("--out", out))
@@ -92,10 +92,6 @@ class _Bars:
         for item in items:
             yield item
             self.progress.advance(task)
-
-
-def _progress_bars() -> _Bars:
-    return _Bars()
 
 
 def _warn_networks(protocols: list, networks: list) -> None:
