@@ -136,3 +136,9 @@ def test_atomic_writer_keeps_the_usual_file_mode(tmp_path):
     mask = os.umask(0)
     os.umask(mask)
     assert os.stat(tmp_path / "t.yaml").st_mode & 0o777 == 0o666 & ~mask  # not mkstemp's 0600
+
+
+def test_compare_uses_one_unit_per_column():
+    # SM+LN+G takes minutes under BumbleBee, SM+ScFuFFN under two: both rows in minutes
+    lines = invoke("compare", "gpt2_sm_ln_g", "gpt2_sm_scfuffn", "-p", "bumblebee").stdout.splitlines()[2:4]
+    assert all(line.split()[-4] == "min" for line in lines), lines

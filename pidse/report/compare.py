@@ -1,7 +1,7 @@
 """`pidse compare`: specs side by side (one row per spec and context), savings against a baseline."""
 from __future__ import annotations
 
-from pidse.report.text import csv_text, duration, gigabytes, grid, si
+from pidse.report.text import byte_sizes, csv_text, durations, grid, si
 
 
 def render(frame, fmt: str) -> str:
@@ -16,10 +16,14 @@ def render(frame, fmt: str) -> str:
     if saved:
         header += ["FLOPs x"] + (["comm x", "latency x"] if priced else [])
     body = []
-    for r in frame.to_dict("records"):
+    records = frame.to_dict("records")
+    if priced:  # one unit per column
+        comm = byte_sizes([r["comm_bytes"] for r in records])
+        latency = durations([r["latency_s"] for r in records])
+    for i, r in enumerate(records):
         cells = [r["spec"], r["label"] or "-", str(r["context"]), si(r["params"]), si(r["flops"])]
         if priced:
-            cells += [gigabytes(r["comm_bytes"]), f"{r['rounds']:,.0f}", duration(r["latency_s"])]
+            cells += [comm[i], f"{r['rounds']:,.0f}", latency[i]]
         if saved:
             xs = ["flops_x"] + (["comm_bytes_x", "latency_s_x"] if priced else [])
             cells += [f"{r[x]:.2f}" if r.get(x) == r.get(x) and r.get(x) is not None else "-" for x in xs]
