@@ -301,6 +301,127 @@ def test_variant(tiny, case):
     assert nx.is_directed_acyclic_graph(g)
 
 
+# The axes of the private-inference literature (issue 14), on the same tiny model.
+AXES = [
+    pytest.param(dict(
+        # MPCFormer's Quad: 0.125 x^2 + 0.25 x + 0.5 on the 4 x 16 FFN activations, a degree-2 polynomial
+        sections={"ffn": {"activation": "quad"}},
+        nodes={"L0.ffn.act": ("poly", rc(4, 16), *NONE)},
+        attrs={"L0.ffn.act": {"degree": 2, "symbol": "Quad"}},
+        params=1360, inventory="SM:4xR4x4 LN:4xR4x8 Quad:2xR4x16"), id="quad"),
+    pytest.param(dict(
+        sections={"ffn": {"activation": "poly", "degree": 3}},
+        nodes={"L0.ffn.act": ("poly", rc(4, 16), *NONE)},
+        attrs={"L0.ffn.act": {"degree": 3}},
+        params=1360, inventory="SM:4xR4x4 LN:4xR4x8 Poly3:2xR4x16"), id="poly3"),
+    pytest.param(dict(
+        # MPCFormer's 2Quad (x + 5)^2 / sum (x + 5)^2: a Power-Softmax with p = 2 after a public shift
+        sections={"attention": {"kind": "2quad"}},
+        nodes={"L0.attn.softmax": ("power_softmax", brc(2, 4, 4), *NONE)},
+        attrs={"L0.attn.softmax": {"power": 2, "shift": 5, "symbol": "2Quad"}},
+        params=1360, inventory="2Quad:4xR4x4 LN:4xR4x8 G:2xR4x16"), id="2quad"),
+    pytest.param(dict(
+        # MPCFormer's 2ReLU relu(x) / sum relu(x), its own op kind
+        sections={"attention": {"kind": "relu"}},
+        nodes={"L0.attn.softmax": ("relu_softmax", brc(2, 4, 4), *NONE)},
+        params=1360, inventory="2ReLU:4xR4x4 LN:4xR4x8 G:2xR4x16"), id="2relu"),
+    pytest.param(dict(
+        # causal linear attention: per position an outer product k_j v_j^T per KV head, (B KV T) = 8 products of
+        # (4 x 1)(1 x 4) = 128 MACs; a running sum of the 8 states of 4 x 4 = 16; each query times its state,
+        # 8 products of (1 x 4)(4 x 4) = 128 MACs (aero: A.V-like, 1 FLOP per MAC); no scores, no softmax
+        sections={"attention": {"kind": "linear"}},
+        nodes={"L0.attn.kv": ("matmul", bmkn(8, 4, 1, 4), 0, 128, 256, 256),
+               "L0.attn.kv_sum": ("add", rc(8, 16), *NONE),
+               "L0.attn.context": ("matmul", bmkn(8, 1, 4, 4), 0, 128, 256, 128),
+               "L0.attn.scale": ("scale", rc(4, 8), *NONE)},
+        absent=("L0.attn.scores", "L0.attn.softmax"),
+        preds={"L0.attn.kv": {"L0.attn.k", "L0.attn.v"}, "L0.attn.context": {"L0.attn.q", "L0.attn.kv_sum"},
+               "L0.attn.o": {"L0.attn.scale"}},
+        params=1360, inventory="LN:4xR4x8 G:2xR4x16"), id="linear-causal"),
+    pytest.param(dict(
+        # bidirectional linear attention: K^T V per head, (4 x 4)(4 x 4) x 2 = 128 MACs; Q (K^T V) 128 MACs
+        sections={"attention": {"kind": "linear", "causal": False}},
+        nodes={"L0.attn.kv": ("matmul", bmkn(2, 4, 4, 4), 0, 128, 256, 256),
+               "L0.attn.context": ("matmul", bmkn(2, 4, 4, 4), 0, 128, 256, 128)},
+        absent=("L0.attn.kv_sum", "L0.attn.softmax"),
+        params=1360, inventory="LN:4xR4x8 G:2xR4x16"), id="linear-bidirectional"),
+    pytest.param(dict(
+        # a sliding window of 2 keys: scores (4 x 4)(4 x 2) per head = 64 MACs, softmax rows of 2, A.V 64 MACs
+        sections={"attention": {"window": 2}},
+        nodes={"L0.attn.scores": ("matmul", bmkn(2, 4, 4, 2), 0, 64, 128, 128),
+               "L0.attn.scale": ("scale", rc(8, 2), *NONE),
+               "L0.attn.softmax": ("softmax", brc(2, 4, 2), *NONE),
+               "L0.attn.context": ("matmul", bmkn(2, 4, 2, 4), 0, 64, 128, 64)},
+        attrs={"L0.attn.softmax": {"window": 2, "positions": 4}},
+        params=1360, inventory="SM:4xR4x2 LN:4xR4x8 G:2xR4x16"), id="window"),
+    pytest.param(dict(
+        # a batch of 2 sequences: every token row doubles (8 x d), heads x 2 in the attention, the head runs
+        # on the 2 last positions
+        sections={"inference": {"context": 4, "batch": 2}},
+        nodes={"embed.tokens": ("embedding", {"tokens": 8, "vocab": 10, "dim": 8}, 80, 0, 0, 0),
+               "L0.attn.q": ("linear", mkn(8, 8, 8), 72, 512, 1024, 1024),
+               "L0.attn.scores": ("matmul", bmkn(4, 4, 4, 4), 0, 256, 512, 512),
+               "L0.attn.softmax": ("softmax", brc(4, 4, 4), *NONE),
+               "head.lm": ("lm_head", mkn(2, 8, 10), 0, 160, 320, 0),
+               "head.argmax": ("argmax", rc(2, 10), *NONE)},
+        params=1360, inventory="SM:8xR4x4 LN:4xR8x8 G:2xR8x16",
+        head_inventory="LN:1xR2x8 ARGMAX:1xR2x10"), id="batch"),
+    pytest.param(dict(
+        # 2 experts, top 1: router (4 x 8)(8 x 2) + bias = 18 params, 64 MACs; top-1 of 2 logits per token; a
+        # softmax over the 1 kept logit; both experts run on every token (routing is secret): per layer
+        # 18 + 2 x 280 = 578 FFN params instead of 280: 1360 + 2 x 298 = 1956
+        sections={"ffn": {"experts": 2, "top_k": 1}},
+        nodes={"L0.ffn.router": ("linear", mkn(4, 8, 2), 18, 64, 128, 128),
+               "L0.ffn.topk": ("topk", rc(4, 2), *NONE),
+               "L0.ffn.gates": ("softmax", brc(1, 4, 1), *NONE),
+               "L0.ffn.e1.up": ("linear", mkn(4, 8, 16), 144, 512, 1024, 1024),
+               "L0.ffn.e1.act": ("gelu", rc(4, 16), *NONE),
+               "L0.ffn.e1.down": ("linear", mkn(4, 16, 8), 136, 512, 1024, 1024),
+               "L0.ffn.e1.weight": ("mul", rc(4, 8), *NONE),
+               "L0.ffn.combine": ("add", rc(4, 8), *NONE)},
+        absent=("L0.ffn.up",),
+        attrs={"L0.ffn.topk": {"top": 1}, "L0.ffn.gates": {"causal": False}},
+        preds={"L0.ffn.e1.weight": {"L0.ffn.e1.down", "L0.ffn.gates"},
+               "L0.ffn.combine": {"L0.ffn.e0.weight", "L0.ffn.e1.weight"},
+               "L0.ffn.residual": {"L0.attn.residual", "L0.ffn.combine"}},
+        params=1956, inventory="SM:4xR4x4 Router-SM:2xR4x1 LN:4xR4x8 G:4xR4x16 TopK:2xR4x2"), id="moe"),
+    pytest.param(dict(
+        # BOLT's word elimination after layer 1 keeping half: a prune op ranks the 4 tokens by the attention
+        # they got in layer 0, layer 1 runs on ceil(0.5 x 4) = 2 tokens (scores (2 x 4)(4 x 2) per head)
+        sections={"pruning": {"schedule": [{"after": 1, "keep": 0.5}]}},
+        nodes={"L0.prune": ("prune", {"batch": 1, "rows": 4, "cols": 8, "kept": 2}, *NONE),
+               "L1.attn.q": ("linear", mkn(2, 8, 8), 72, 128, 256, 256),
+               "L1.attn.scores": ("matmul", bmkn(2, 2, 4, 2), 0, 32, 64, 64),
+               "L1.attn.softmax": ("softmax", brc(2, 2, 2), *NONE),
+               "L1.ffn.up": ("linear", mkn(2, 8, 16), 144, 256, 512, 512)},
+        attrs={"L0.prune": {"method": "sort"}},
+        preds={"L0.prune": {"L0.ffn.residual", "L0.attn.softmax"}, "L1.attn.norm": {"L0.prune"},
+               "L1.attn.residual": {"L0.prune", "L1.attn.o"}},
+        params=1360,
+        inventory="SM:2xR4x4 SM:2xR2x2 LN:2xR4x8 LN:2xR2x8 G:1xR4x16 G:1xR2x16 Prune:1xR4x8"), id="prune"),
+]
+CASES += AXES
+
+
+def test_window_keeps_the_scores_inside_it():
+    from pidse.ops import shape_values
+    # window 2 over a 4-token prompt: query i sees min(i + 1, 2) keys: 1 + 2 + 2 + 2 = 7 per head
+    assert shape_values("softmax", brc(2, 4, 2), {"causal": True, "window": 2, "positions": 4})["kept"] == 14
+    # decode step: 1 query among 7 positions, window 3: sees 3
+    assert shape_values("softmax", brc(1, 1, 3), {"causal": True, "window": 3, "positions": 7})["kept"] == 3
+    # a window wider than the positions changes nothing: 4 x 4 - 4 x 3 / 2 = 10
+    assert shape_values("softmax", brc(1, 4, 4), {"causal": True, "window": 9, "positions": 4})["kept"] == 10
+
+
+def test_pruned_decode_reads_the_pruned_cache(tiny):
+    dense, _ = tiny(pruning={"schedule": [{"after": 1, "keep": 0.5}]}, inference={"context": 4, "generate": 2})
+    d = rows(dense)
+    # decode step 1: layer 0 attends over 4 + 1 keys, layer 1 over its 2 kept + 1; no pruning in decode steps
+    assert d["step1.L0.attn.scores"]["shape"] == bmkn(2, 1, 4, 5)
+    assert d["step1.L1.attn.scores"]["shape"] == bmkn(2, 1, 4, 3)
+    assert "step1.L0.prune" not in d
+
+
 def test_every_op_kind_is_covered(tiny):
     kinds = {row["kind"] for row in tiny()[0].ops}
     for case in CASES:

@@ -1,4 +1,4 @@
-"""HuggingFace config.json -> spec, offline: 17 real models' published configs (tests/data/hf/NAME/config.json,
+"""HuggingFace config.json -> spec, offline: 18 real models' published configs (tests/data/hf/NAME/config.json,
 written by hand from the Hub), checked against transformers' own parameter counts where it is installed.
 
 pidse counts embeddings + layers + final norm + LM head (a tied head: not again). transformers counts
@@ -20,7 +20,7 @@ import pytest
 
 from conftest import DATA, ROOT, SPECS, assert_one_line_error, invoke
 from pidse.errors import InputError
-from pidse.model.estimate import estimate
+from pidse.model.estimate import counted, estimate
 from pidse.spec.hf import HFConfigWarning, _name, map_hf_config
 from pidse.spec.load import load_spec
 
@@ -34,14 +34,15 @@ TABLE = [
     ("pythia-160m", 162_322_944, 162_322_944, []),
     ("Llama-2-7b-hf", 6_738_415_616, 6_738_415_616, []),
     ("TinyLlama-1.1B-intermediate-step-1431k-3T", 1_100_048_384, 1_100_048_384, []),
-    ("Mistral-7B-v0.1", 7_241_732_096, 7_241_732_096, ["sliding_window"]),
+    ("Mistral-7B-v0.1", 7_241_732_096, 7_241_732_096, []),  # sliding_window: attention.window
+    ("Mixtral-8x7B-v0.1", 46_702_792_704, 46_702_792_704, []),  # 8 experts, top 2
     ("Qwen2-0.5B", 494_005_120, 494_032_768, ["model_type"]),  # q, k, v biases
     ("Qwen3-0.6B", 596_042_752, 596_049_920, ["model_type"]),  # QK-norm
     ("gemma-2b", 2_506_172_416, 2_506_172_416, []),
     ("gemma-2-2b", 2_614_222_080, 2_614_341_888,  # sandwich norms
      ["model_type", "attn_logit_softcapping", "final_logit_softcapping", "sliding_window"]),
     ("phi-2", 2_779_632_640, 2_779_683_840, ["model_type", "model_type"]),  # shared LayerNorm; LM head bias
-    ("Phi-3-mini-4k-instruct", 3_821_079_552, 3_821_079_552, ["sliding_window"]),
+    ("Phi-3-mini-4k-instruct", 3_821_079_552, 3_821_079_552, []),  # sliding_window 2047 on every layer
     ("opt-125m", 125_239_296, 125_239_296, []),  # the 2 offset rows of positions: embeddings.position_offset
     ("falcon-rw-1b", 1_311_625_216, 1_311_625_216, ["alibi"]),
     ("falcon-7b", 6_921_570_752, 6_921_720_704, ["parallel_attn", "bias"]),  # LayerNorm biases
@@ -226,8 +227,8 @@ def test_cli_warns_one_line_each():
 
 
 def test_warnings_are_python_warnings():
-    with pytest.warns(HFConfigWarning, match=r"^sliding_window: 4096 on 32 of 32 layers"):
-        load_spec(HF / "Mistral-7B-v0.1" / "config.json")
+    with pytest.warns(HFConfigWarning, match=r"^model_type: qwen3 applies RMSNorm"):
+        load_spec(HF / "Qwen3-0.6B" / "config.json")
 
 
 def test_rotary_fraction_of_transformers_5(tmp_path):
@@ -249,12 +250,108 @@ def test_rotary_fraction_of_transformers_5(tmp_path):
     assert load_spec(odd).embeddings.rotary_fraction == 19 / 64
 
 
-def test_layer_types_count_sliding_layers(tmp_path):
+def test_gemma2_layer_types_count_sliding_layers(tmp_path):
+    """Gemma-2's alternate sliding layers are warned about (its architecture); layer_types decides which slide."""
     full = write_config(tmp_path, "gemma-2-2b", {"layer_types": ["full_attention"] * 26})
-    assert "sliding_window" not in [warning_key(n) for n in load_warned(full)[1]]
-    qwen = write_config(tmp_path, "Qwen2-0.5B", {"use_sliding_window": True, "sliding_window": 4096,
-                                                 "max_window_layers": 20}, name="qwen")
-    assert any(str(n).startswith("sliding_window: 4096 on 4 of 24 layers") for n in load_warned(qwen)[1])
+    spec, notes = load_warned(full)
+    assert "sliding_window" not in [warning_key(n) for n in notes] and spec.attention.window is None
+    every = write_config(tmp_path, "gemma-2-2b", {"layer_types": ["sliding_attention"] * 26}, name="every")
+    spec, notes = load_warned(every)
+    assert "sliding_window" not in [warning_key(n) for n in notes] and spec.attention.window == 4096
+
+
+def test_mistral_7b_maps_its_window():
+    """Mistral-7B-v0.1 slides a 4096-key window over every layer: attention.window, no warning."""
+    spec, notes = load_warned(HF / "Mistral-7B-v0.1" / "config.json")
+    m = spec.model
+    assert (m.layers, m.heads, m.kv_heads, m.d_model, m.d_ff, m.vocab_size, m.max_context, m.bias) == (
+        32, 32, 8, 4096, 14336, 32000, 32768, False)
+    assert spec.attention.window == 4096 and spec.attention.causal
+    assert (spec.norm.kind, spec.ffn.activation, spec.ffn.gated, spec.embeddings.positions) == (
+        "rmsnorm", "silu", True, "rotary")
+    assert spec.ffn.experts == 1 and notes == []
+
+
+# (change to the Mistral or Qwen2 config, the window pidse maps): transformers' rules for which layers slide.
+WINDOWS = [
+    pytest.param("mistral-tiny", {}, 32, id="mistral"),
+    pytest.param("mistral-tiny", {"sliding_window": None}, None, id="mistral-null"),
+    pytest.param("mistral-tiny", {"layer_types": ["sliding_attention"] * 2}, 32, id="mistral-layer-types-all"),
+    pytest.param("Mixtral-8x7B-v0.1", {"sliding_window": 1024}, 1024, id="mixtral"),
+    pytest.param("Qwen2-0.5B", {}, None, id="qwen2-off"),  # use_sliding_window: false
+    pytest.param("Qwen2-0.5B", {"use_sliding_window": True, "sliding_window": 4096, "max_window_layers": 0}, 4096,
+                 id="qwen2-every-layer"),
+    pytest.param("Qwen2-0.5B", {"use_sliding_window": True, "sliding_window": 4096, "max_window_layers": 24}, None,
+                 id="qwen2-no-layer"),
+    pytest.param("Qwen2-0.5B", {"use_sliding_window": True, "sliding_window": 4096, "max_window_layers": 20,
+                                "layer_types": ["sliding_attention"] * 24}, 4096, id="qwen2-layer-types-win"),
+    pytest.param("Qwen3-0.6B", {"use_sliding_window": True, "sliding_window": 512, "max_window_layers": 0}, 512,
+                 id="qwen3-every-layer"),
+    pytest.param("Qwen3-0.6B", {"use_sliding_window": True, "sliding_window": 512}, None,
+                 id="qwen3-max-window-layers-all"),  # its max_window_layers 28 = its layers: none slides
+]
+
+
+@pytest.mark.parametrize("base, change, window", WINDOWS)
+def test_sliding_window(tmp_path, base, change, window):
+    assert load_warned(write_config(tmp_path, base, change))[0].attention.window == window
+
+
+def test_absent_sliding_window_is_transformers_default(tmp_path):
+    """Absent is not null: a Mistral config without the key slides transformers' default 4096 keys, Mixtral none."""
+    assert load_spec(write_config(tmp_path, "mistral-tiny", drop=["sliding_window"])).attention.window == 4096
+    mixtral = write_config(tmp_path, "mixtral-tiny", drop=["sliding_window"], name="mixtral")
+    assert load_spec(mixtral).attention.window is None
+    transformers = pytest.importorskip("transformers")
+    assert transformers.AutoConfig.from_pretrained(tmp_path / "model").sliding_window == 4096
+    assert transformers.AutoConfig.from_pretrained(tmp_path / "mixtral").sliding_window is None
+
+
+def test_window_bounds_the_attention():
+    """The mapped window reaches the graph: mistral-tiny at 128 tokens attends over 32 keys, fewer MACs."""
+    spec = load_spec(HF / "mistral-tiny" / "config.json")
+    full = load_spec(HF / "mistral-tiny" / "config.json", overrides=["attention.window=null"])
+    macs = [sum(row["macs"] for row in counted(s)[0]) for s in (spec, full)]
+    assert spec.context == 128 and macs[0] < macs[1]
+
+
+# Small configs written by hand with the families' real keys: a window, and mixtures of experts.
+SMALL = [
+    # (folder, window, experts, top_k, d_ff, the keys of the warnings)
+    ("mistral-tiny", 32, 1, None, 176, []),
+    ("mixtral-tiny", None, 4, 2, 112, []),
+    ("qwen3-moe-tiny", None, 8, 2, 48, ["model_type"]),  # QK-norm
+]
+
+
+@pytest.mark.parametrize("folder, window, experts, top_k, d_ff, keys", SMALL)
+def test_small_config_maps(folder, window, experts, top_k, d_ff, keys):
+    spec, notes = load_warned(HF / folder / "config.json")
+    assert (spec.attention.window, spec.ffn.experts, spec.ffn.top_k, spec.model.d_ff) == (window, experts, top_k,
+                                                                                          d_ff)
+    assert (spec.model.bias, spec.ffn.gated, spec.ffn.activation, spec.norm.kind) == (False, True, "silu",
+                                                                                      "rmsnorm")
+    assert [warning_key(n) for n in notes] == keys
+
+
+@pytest.mark.parametrize("folder, window, experts, top_k, d_ff, keys", SMALL)
+def test_small_config_params_equal_transformers(hf_count, folder, window, experts, top_k, d_ff, keys):
+    """The graph's parameters (router d x E and E gated FFNs per layer for a mixture of experts) + the warned
+    ones = transformers' model built from the same config."""
+    spec, notes = load_warned(HF / folder / "config.json")
+    params = sum(row["params"] for row in counted(spec)[0])
+    assert params + sum(n.params for n in notes) == hf_count(HF / folder)
+
+
+@pytest.mark.parametrize("folder", [row[0] for row in SMALL])
+def test_small_config_transformers_5_maps_the_same(tmp_path, folder):
+    test_transformers_5_config_maps_the_same(tmp_path, folder)
+
+
+def test_qwen3_moe_norm_topk_prob_false_is_warned(tmp_path):
+    spec, notes = load_warned(write_config(tmp_path, "qwen3-moe-tiny", {"norm_topk_prob": False}))
+    assert spec.ffn.experts == 8 and [warning_key(n) for n in notes] == ["model_type", "norm_topk_prob"]
+    assert "softmax over all 8 router logits" in str(notes[1])
 
 
 def test_gemma_bidirectional_is_not_causal(tmp_path):
@@ -300,6 +397,36 @@ BAD_CONFIGS = [
                  ["attention_bias", "true or false", "'yes'"], id="flag-not-a-bool"),
     pytest.param("pythia-160m", {"rope_parameters": {"partial_rotary_factor": 1.5}},
                  ["rope_parameters.partial_rotary_factor", "(0, 1]", "1.5"], id="rotary-factor-out-of-range"),
+    # a sliding window on some layers only: pidse has one window for all
+    pytest.param("Qwen2-0.5B", {"use_sliding_window": True, "sliding_window": 4096, "max_window_layers": 20},
+                 ["max_window_layers", "all 24 layers or on none", "slides 4 of them", "got 20"],
+                 id="qwen2-window-on-some-layers"),
+    pytest.param("Qwen2-0.5B", {"use_sliding_window": True, "sliding_window": 4096,
+                                "layer_types": ["full_attention", "sliding_attention"] * 12},
+                 ["layer_types", "slides 12 of them"], id="qwen2-layer-types-some-layers"),
+    pytest.param("Mistral-7B-v0.1", {"layer_types": ["full_attention"] * 32},
+                 ["layer_types", "applies sliding_window to all layers"], id="mistral-layer-types-disagree"),
+    pytest.param("Mistral-7B-v0.1", {"layer_types": ["sliding_attention"] * 3}, ["layer_types", "a list of 32"],
+                 id="layer-types-wrong-length"),
+    pytest.param("Mistral-7B-v0.1", {"sliding_window": 0}, ["sliding_window", "positive integer, or null"],
+                 id="window-zero"),
+    # mixtures of experts
+    pytest.param("mixtral-tiny", {"num_experts_per_tok": 5}, ["num_experts_per_tok", "from 1 to num_local_experts (4)"],
+                 id="mixtral-top-k-over-experts"),
+    pytest.param("mixtral-tiny", {"num_local_experts": 1}, ["num_local_experts", "at least 2"],
+                 id="mixtral-one-expert"),
+    pytest.param("mixtral-tiny", {"num_local_experts": None}, ["num_local_experts", "an integer", "None"],
+                 id="mixtral-no-experts"),
+    pytest.param("qwen3-moe-tiny", {"mlp_only_layers": [1]}, ["mlp_only_layers", "same FFN"],
+                 id="qwen3-moe-dense-layers"),
+    pytest.param("qwen3-moe-tiny", {"decoder_sparse_step": 2}, ["decoder_sparse_step", "every layer"],
+                 id="qwen3-moe-sparse-step"),
+    pytest.param("qwen3-moe-tiny", {"use_sliding_window": True}, ["use_sliding_window", "max_window_layers"],
+                 id="qwen3-moe-window"),
+    pytest.param("qwen3-moe-tiny", {"model_type": "qwen2_moe", "shared_expert_intermediate_size": 96},
+                 ["shared_expert_intermediate_size", "no shared expert", "got 96"], id="qwen2-moe-shared-expert"),
+    pytest.param("qwen3-moe-tiny", {"model_type": "deepseek_v3", "n_shared_experts": 1},
+                 ["n_shared_experts", "no shared expert"], id="deepseek-shared-expert"),
 ]
 
 

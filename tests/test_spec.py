@@ -55,6 +55,11 @@ BERT_BASE = 108_891_648
 #   2 RMSNorms 8,192 -> 202,383,360; x32 = 6,476,267,520; final norm 4,096.
 #   Total 262,144,000 + 6,476,267,520 + 4,096 = 6,738,415,616.
 LLAMA2_7B = 6_738_415_616
+# Mistral-7B (GQA 32/8 heads of 128, d_ff 14,336, untied, no biases; the window has no weights): embed and lm_head
+#   131,072,000 each; per layer: q, o 2 x 4,096^2 = 33,554,432; k, v 2 x 4,096*1,024 = 8,388,608; gate, up, down
+#   3 x 4,096*14,336 = 176,160,768; 2 RMSNorms 8,192 -> 218,112,000; x32 = 6,979,584,000; final norm 4,096.
+#   Total 262,144,000 + 6,979,584,000 + 4,096 = 7,241,732,096 (HF mistralai/Mistral-7B-v0.1).
+MISTRAL_7B = 7_241_732_096
 PARAMS = {
     "gpt2_sm_ln_g": GPT2,
     "gpt2_sm_ln_r": GPT2,  # activations have no weights
@@ -73,6 +78,7 @@ PARAMS = {
     "tinyllama_1.1b": TINYLLAMA,
     "bert_base": BERT_BASE,
     "llama2_7b": LLAMA2_7B,
+    "mistral_7b": MISTRAL_7B,
 }
 
 

@@ -167,13 +167,22 @@ def price(rows: list[dict], edges: list, table: CostTable, setting: Setting, all
 
 
 def depth_values(pieces, table: CostTable, depth: list, columns: tuple):
-    """One layer priced once, split by part, then fixed + L x layer + (L - k) x ffn for every (L, k)."""
+    """One layer priced once, split by part, then fixed + L x layer + (L - k) x ffn for every (L, k); a
+    structure whose layers differ (token pruning) is priced whole at each depth."""
     import numpy as np  # lazy: `pidse estimate` never needs it
 
-    rows, edges = pieces.one()
     any_setting = Setting(Network("any", 1.0, 0.0))  # latency is recombined per network by the sweep
-    price(rows, edges, table, any_setting)
     index = {c: i for i, c in enumerate(columns)}
+    if not pieces.uniform:
+        out = np.zeros((len(depth), len(columns)))
+        for j, (L, k) in enumerate(depth):
+            rows, edges = pieces.full(L, k)
+            price(rows, edges, table, any_setting)
+            for row in rows:
+                accumulate(out[j], row, index)
+        return out
+    rows, edges = pieces.one()
+    price(rows, edges, table, any_setting)
     vectors = {part: np.zeros(len(columns)) for part in PARTS}
     for row in rows:
         accumulate(vectors[row["part"]], row, index)

@@ -34,10 +34,33 @@ def list_tables(family: str | None = None) -> list[str]:
     names = sorted(p.stem for p in TABLES_DIR.glob("*.yaml"))
     if family is None:
         return names
-    import yaml  # lazy: only this listing reads every table
+    return [n for n in names if (read_table(TABLES_DIR / f"{n}.yaml").get("family") or "mpc") == family]
 
-    return [n for n in names if (yaml.safe_load((TABLES_DIR / f"{n}.yaml").read_text()).get("family") or "mpc")
-            == family]
+
+# A table that `extends:` another inherits everything but its identity; its `constants` and `ops` replace the
+# parent's entry by entry (a whole op entry at a time: formulas, source and grade belong together).
+NOT_INHERITED = ("name", "system", "matches", "description", "anchors")
+MERGED = ("constants", "ops")
+
+
+def read_table(path: Path, seen: tuple = ()) -> dict:
+    """A table file's mapping with its `extends:` chain resolved (the parent's path relative to the file)."""
+    data = read_mapping(path)
+    parent = data.pop("extends", None)
+    if parent is None:
+        return data
+    parent_path = (path.parent / str(parent)).resolve()
+    if not isinstance(parent, str) or not parent_path.is_file():
+        raise InputError(path, "extends", "the path of another cost table, relative to this one", parent)
+    if parent_path in seen or parent_path == path.resolve():
+        raise InputError(path, "extends", "no cycle of extends", parent)
+    base = read_table(parent_path, seen + (path.resolve(),))
+    for key in NOT_INHERITED:
+        base.pop(key, None)
+    merged = {**base, **data}
+    for key in MERGED:
+        merged[key] = {**(base.get(key) or {}), **(data.get(key) or {})}
+    return merged
 
 
 def load_table(name: str):
@@ -46,7 +69,7 @@ def load_table(name: str):
     if not path.is_file():
         raise InputError("--protocol", None, "a cost table name (" + ", ".join(list_tables()) + ") or a path to "
                          "a cost-table YAML", name)
-    data = read_mapping(path)
+    data = read_table(path)
     family = data.get("family") or "mpc"
     if family not in FAMILIES:
         raise InputError(path, "family", "a protocol family: " + ", ".join(FAMILIES) + suggest(str(family), FAMILIES),

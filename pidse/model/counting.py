@@ -19,8 +19,11 @@ MACS = {
 CONVENTIONS = ("dense", "aero")
 
 # Ops that need a cryptographic protocol beyond linear algebra, with AERO's symbols (others are pidse's).
-NONLINEAR_SYMBOLS = {"softmax": "SM", "power_softmax": "PSM", "layernorm": "LN", "rmsnorm": "RMS",
-                     "gelu": "G", "relu": "R", "silu": "SiLU", "argmax": "ARGMAX"}
+# An op may name its own symbol (attrs["symbol"]: 2Quad is a Power-Softmax with p = 2, Quad a degree-2 poly).
+NONLINEAR_SYMBOLS = {"softmax": "SM", "power_softmax": "PSM", "relu_softmax": "2ReLU", "layernorm": "LN",
+                     "rmsnorm": "RMS", "gelu": "G", "relu": "R", "silu": "SiLU", "poly": "Poly", "topk": "TopK",
+                     "prune": "Prune", "argmax": "ARGMAX"}
+KIND_ORDER = {kind: i for i, kind in enumerate(NONLINEAR_SYMBOLS)}
 
 
 def macs(kind: str, shape: dict) -> int:
@@ -42,7 +45,8 @@ def flops(node: dict, convention: str = "dense") -> int:
 
 
 def instances(node: dict) -> tuple[int, int, int]:
-    """(count, rows, cols) of a row-wise/elementwise op: a softmax over H heads is H instances."""
+    """(count, rows, cols) of a row-wise/elementwise op: a softmax over H heads is H instances; a pruning
+    step is one instance per sequence over its token rows."""
     s = node["shape"]
     return s.get("batch", 1), s["rows"], s["cols"]
 
@@ -55,14 +59,15 @@ def inventory(nodes, include_head: bool = False) -> str:
     position, argmax) is inventoried on its own with include_head=True.
     """
     counts: dict[tuple[str, int, int], int] = {}
+    order: dict[str, tuple] = {}  # symbol -> (its kind's place, after the kind's own symbol)
     for node in nodes:
-        symbol = NONLINEAR_SYMBOLS.get(node["kind"])
-        if symbol is None or (node["block"] == "head") != include_head:
+        symbol = node["attrs"].get("symbol") or NONLINEAR_SYMBOLS.get(node["kind"])
+        if node["kind"] not in NONLINEAR_SYMBOLS or (node["block"] == "head") != include_head:
             continue
         count, rows, cols = instances(node)
         counts[(symbol, rows, cols)] = counts.get((symbol, rows, cols), 0) + count
-    order = list(NONLINEAR_SYMBOLS.values())
-    items = sorted(counts.items(), key=lambda kv: (order.index(kv[0][0]), -kv[0][1], kv[0][2]))
+        order.setdefault(symbol, (KIND_ORDER[node["kind"]], symbol != NONLINEAR_SYMBOLS[node["kind"]]))
+    items = sorted(counts.items(), key=lambda kv: (order[kv[0][0]], kv[0][0], -kv[0][1], kv[0][2]))
     spans: dict[tuple[str, int], list] = {}  # decode steps: one softmax width per step, shown as a range
     for (sym, rows, cols), n in items:
         spans.setdefault((sym, rows), []).append((cols, n))

@@ -15,8 +15,8 @@ The head (final norm, LM head, argmax) runs on the last position only: that is a
 """
 from __future__ import annotations
 
-from pidse.ops import SHAPE_KEYS
-from pidse.spec.load import Spec
+from pidse.ops import SHAPE_KEYS, ceiling, smallest
+from pidse.spec.load import QUAD_SHIFT, Spec
 
 
 
@@ -27,6 +27,7 @@ class _Builder:
         self.spec, self.nodes, self.edges = spec, {}, []
         self.step, self.stage = 0, "prefill"
         self.part = "layer"  # inside a layer: "ffn" while its FFN is built
+        self.probs = None  # the last attention weights: what token pruning ranks tokens by
 
     def op(self, name: str, kind: str, block: str, shape: dict, inputs=(), layer=None, params=0, **attrs) -> str:
         assert set(shape) == set(SHAPE_KEYS[kind]), (kind, shape)
@@ -48,61 +49,117 @@ class _Builder:
         return self.op(name, "linear", block, {"m": m, "k": k, "n": n}, [x], layer, k * n + (n if bias else 0),
                        bias=bias, role=name.rsplit(".", 1)[-1])  # q, k, v, o, up, gate, down, fused
 
-    # ---- one forward pass over m new tokens, attending over kv_len positions -------------------------------
+    # ---- one forward pass over m new tokens of each of the batch's sequences ------------------------------
     def forward(self, m: int, kv_len: int, prev_token: str | None) -> str:
+        """`m` new tokens per sequence; layer i attends over kv_len positions, fewer where tokens were pruned
+        before it (prefill: its kept tokens; decode: its pruned cache plus the generated tokens)."""
         s = self.spec
-        d, V = s.model.d_model, s.model.vocab_size
+        d, V, B = s.model.d_model, s.model.vocab_size, s.inference.batch
         e = s.embeddings  # token-type rows are a second lookup table: parameters, no secret cost
-        x = self.op("embed.tokens", "embedding", "embedding", {"tokens": m, "vocab": V, "dim": d}, [prev_token],
+        x = self.op("embed.tokens", "embedding", "embedding", {"tokens": B * m, "vocab": V, "dim": d}, [prev_token],
                     params=(V + e.token_types) * d)
         if s.embeddings.positions == "learned":
-            x = self.op("embed.positions", "add", "embedding", {"rows": m, "cols": d}, [x],
+            x = self.op("embed.positions", "add", "embedding", {"rows": B * m, "cols": d}, [x],
                         params=(s.model.max_context + e.position_offset) * d)
         if s.norm.embedding and s.norm.kind != "none":
-            x = self.norm("embed.norm", "norm", m, x)
+            x = self.norm("embed.norm", "norm", B * m, x)
+        tokens = kept_tokens(s)
         for layer in range(s.model.layers):
+            if self.step == 0:  # prefill: this layer sees the tokens the pruning before it kept
+                m = kv_len = tokens[layer]
+            else:  # decode: one new token against this layer's (pruned) cache
+                kv_len = tokens[layer] + self.step
             x = self.layer(layer, m, kv_len, x)
+            if self.step == 0 and layer + 1 < s.model.layers and tokens[layer + 1] != tokens[layer]:
+                x = self.op(f"L{layer}.prune", "prune", "attention",
+                            {"batch": B, "rows": tokens[layer], "cols": d, "kept": tokens[layer + 1]},
+                            [x, self.probs], layer, method=s.pruning.method)
         return self.head(x)
 
     def layer(self, i: int, m: int, kv_len: int, x: str) -> str:
         s = self.spec
-        d, H, KV, dh = s.model.d_model, s.model.heads, s.kv_heads, s.head_dim
+        d, B = s.model.d_model, s.inference.batch
         norms = s.norm.kind != "none"
-        p, proj = f"L{i}.", s.attention.projections
-
-        a = self.norm(p + "attn.norm", "norm", m, x, i) if norms and s.norm.attention else x
-        q = self.linear(p + "attn.q", "attention", m, d, H * dh, a, i)
-        k = self.linear(p + "attn.k", "attention", m, d, KV * dh, a, i)
-        v = self.linear(p + "attn.v", "attention", m, d, KV * dh, a, i) if "v" in proj else a
-        if s.embeddings.positions == "rotary":
-            rotated = (H + KV) * dh * s.embeddings.rotary_fraction
-            rotated = round(rotated) if isinstance(rotated, float) else rotated  # symbolic sizes stay exact
-            q = k = self.op(p + "attn.rope", "rope", "attention", {"rows": m, "cols": rotated}, [q, k], i)
-        cached = [f"L{i}.attn.k"] if self.step else []  # decode steps read the prefill's K/V cache
-        scores = self.op(p + "attn.scores", "matmul", "attention", {"batch": H, "m": m, "k": dh, "n": kv_len},
-                         [q, k] + cached, i, role="scores")
-        learnable = s.attention.temperature == "learnable"
-        scores = self.op(p + "attn.scale", "scale", "attention", {"rows": H * m, "cols": kv_len}, [scores], i,
-                         H * s.model.max_context if learnable else 0, temperature=s.attention.temperature)
-        probs = self.op(p + "attn.softmax", s.attention.kind, "attention", {"batch": H, "rows": m, "cols": kv_len},
-                        [scores], i, temperature=s.attention.temperature, causal=s.attention.causal,
-                        **({"power": s.attention.power} if s.attention.power else {}))
-        cached = [f"L{i}.attn.v" if "v" in proj else None] if self.step else []
-        ctx = self.op(p + "attn.context", "matmul", "attention", {"batch": H, "m": m, "k": kv_len, "n": dh},
-                      [probs, v] + cached, i, role="context", values_projected="v" in proj)
-        out = self.linear(p + "attn.o", "attention", m, H * dh, d, ctx, i) if "o" in proj else ctx
-
+        p = f"L{i}."
+        a = self.norm(p + "attn.norm", "norm", B * m, x, i) if norms and s.norm.attention else x
+        out = self.attention(i, m, kv_len, a)
         if s.model.parallel_residual:
             ffn_out, skip = self.ffn(i, m, x)
-            return self.op(p + "residual", "add", "attention", {"rows": m, "cols": d}, [skip, out, ffn_out], i)
-        x = self.op(p + "attn.residual", "add", "attention", {"rows": m, "cols": d}, [x, out], i)
+            return self.op(p + "residual", "add", "attention", {"rows": B * m, "cols": d}, [skip, out, ffn_out], i)
+        x = self.op(p + "attn.residual", "add", "attention", {"rows": B * m, "cols": d}, [x, out], i)
         ffn_out, skip = self.ffn(i, m, x)
         if ffn_out is None:
             return x
         self.part = "ffn"  # the FFN's residual add goes when the FFN is pruned
-        out = self.op(p + "ffn.residual", "add", "ffn", {"rows": m, "cols": d}, [skip, ffn_out], i)
+        out = self.op(p + "ffn.residual", "add", "ffn", {"rows": B * m, "cols": d}, [skip, ffn_out], i)
         self.part = "layer"
         return out
+
+    def attention(self, i: int, m: int, kv_len: int, a: str) -> str:
+        s = self.spec
+        d, H, KV, dh, B = s.model.d_model, s.model.heads, s.kv_heads, s.head_dim, s.inference.batch
+        p, proj, att = f"L{i}.", s.attention.projections, s.attention
+        q = self.linear(p + "attn.q", "attention", B * m, d, H * dh, a, i)
+        k = self.linear(p + "attn.k", "attention", B * m, d, KV * dh, a, i)
+        v = self.linear(p + "attn.v", "attention", B * m, d, KV * dh, a, i) if "v" in proj else a
+        if s.embeddings.positions == "rotary":
+            rotated = (H + KV) * dh * s.embeddings.rotary_fraction
+            rotated = round(rotated) if isinstance(rotated, float) else rotated  # symbolic sizes stay exact
+            q = k = self.op(p + "attn.rope", "rope", "attention", {"rows": B * m, "cols": rotated}, [q, k], i)
+        if att.kind == "linear":
+            ctx = self.linear_attention(i, m, kv_len, q, k, v)
+        else:
+            ctx = self.score_attention(i, m, kv_len, q, k, v)
+        return self.linear(p + "attn.o", "attention", B * m, H * dh, d, ctx, i) if "o" in proj else ctx
+
+    def score_attention(self, i: int, m: int, kv_len: int, q: str, k: str, v: str) -> str:
+        """softmax(Q K^T / sqrt(d_h)) V, or another normalisation of the scores; a sliding window bounds the
+        keys each query sees."""
+        s, att = self.spec, self.spec.attention
+        H, dh, B = s.model.heads, s.head_dim, s.inference.batch
+        p, proj = f"L{i}.", att.projections
+        keys = kv_len if att.window is None else smallest(kv_len, att.window)
+        cached = [f"L{i}.attn.k"] if self.step else []  # decode steps read the prefill's K/V cache
+        scores = self.op(p + "attn.scores", "matmul", "attention", {"batch": B * H, "m": m, "k": dh, "n": keys},
+                         [q, k] + cached, i, role="scores")
+        learnable = att.temperature == "learnable"
+        scores = self.op(p + "attn.scale", "scale", "attention", {"rows": B * H * m, "cols": keys}, [scores], i,
+                         H * s.model.max_context if learnable else 0, temperature=att.temperature)
+        kind, extra = SCORE_OPS[att.kind]
+        if att.kind == "power_softmax":
+            extra = {"power": att.power}
+        if att.window is not None:
+            extra = {**extra, "window": att.window, "positions": kv_len}
+        self.probs = self.op(p + "attn.softmax", kind, "attention", {"batch": B * H, "rows": m, "cols": keys},
+                             [scores], i, temperature=att.temperature, causal=att.causal, **extra)
+        cached = [f"L{i}.attn.v" if "v" in proj else None] if self.step else []
+        return self.op(p + "attn.context", "matmul", "attention", {"batch": B * H, "m": m, "k": keys, "n": dh},
+                       [self.probs, v] + cached, i, role="context", values_projected="v" in proj)
+
+    def linear_attention(self, i: int, m: int, kv_len: int, q: str, k: str, v: str) -> str:
+        """(Q K^T) V without a nonlinearity, computed as Q (K^T V): no T x T scores. Bidirectional: one K^T V
+        per head. Causal: query t needs sum_{j <= t} k_j v_j^T, so each position adds its outer product to a
+        running d_h x d_h state (local additions; decode steps extend the prefill's state). Each output row is
+        scaled by 1 / (sqrt(d_h) x keys it sees): a public constant."""
+        s = self.spec
+        H, KV, dh, B = s.model.heads, s.kv_heads, s.head_dim, s.inference.batch
+        p, proj = f"L{i}.", s.attention.projections
+        if s.attention.causal:
+            state = self.op(p + "attn.kv", "matmul", "attention", {"batch": B * KV * m, "m": dh, "k": 1, "n": dh},
+                            [k, v], i, role="kv_state")
+            cached = [f"L{i}.attn.kv_sum"] if self.step else []
+            state = self.op(p + "attn.kv_sum", "add", "attention", {"rows": B * KV * m, "cols": dh * dh},
+                            [state] + cached, i)
+            ctx = self.op(p + "attn.context", "matmul", "attention", {"batch": B * H * m, "m": 1, "k": dh, "n": dh},
+                          [q, state], i, role="context", values_projected="v" in proj)
+        else:
+            state = self.op(p + "attn.kv", "matmul", "attention", {"batch": B * KV, "m": dh, "k": kv_len, "n": dh},
+                            [k, v], i, role="kv_state")
+            ctx = self.op(p + "attn.context", "matmul", "attention", {"batch": B * H, "m": m, "k": dh, "n": dh},
+                          [q, state], i, role="context", values_projected="v" in proj)
+        self.probs = None
+        return self.op(p + "attn.scale", "scale", "attention", {"rows": B * m, "cols": H * dh}, [ctx], i,
+                       temperature="fixed")
 
     def ffn(self, i: int, m: int, x: str) -> tuple[str | None, str]:
         """(FFN output or None when pruned, the residual stream to add it to)."""
@@ -117,33 +174,76 @@ class _Builder:
 
     def _ffn(self, i: int, m: int, x: str) -> tuple[str, str]:
         s, f = self.spec, self.spec.ffn
-        d, dff, p = s.model.d_model, s.model.d_ff, f"L{i}."
-        h = self.norm(p + "ffn.norm", "norm", m, x, i) if s.norm.kind != "none" and s.norm.ffn else x
+        d, p, rows = s.model.d_model, f"L{i}.", s.inference.batch * m
+        h = self.norm(p + "ffn.norm", "norm", rows, x, i) if s.norm.kind != "none" and s.norm.ffn else x
         if f.fused:
-            y = self.linear(p + "ffn.fused", "ffn", m, d, d, h, i)
+            y = self.linear(p + "ffn.fused", "ffn", rows, d, d, h, i)
+        elif f.experts > 1:
+            y = self.experts(i, rows, h)
         else:
-            up = self.linear(p + "ffn.up", "ffn", m, d, dff, h, i)
-            gate = self.linear(p + "ffn.gate", "ffn", m, d, dff, h, i) if f.gated else up
-            if f.activation != "identity":
-                gate = self.op(p + "ffn.act", f.activation, "ffn", {"rows": m, "cols": dff}, [gate], i)
-            if f.gated:
-                up = self.op(p + "ffn.mul", "mul", "ffn", {"rows": m, "cols": dff}, [gate, up], i)
-            else:
-                up = gate
-            y = self.linear(p + "ffn.down", "ffn", m, dff, d, up, i)
+            y = self.expert(p + "ffn.", i, rows, h)
         if f.scaled:  # beta * x + FFN(x) / alpha: two public scalings, one learnable scalar each
-            y = self.op(p + "ffn.alpha", "scale", "ffn", {"rows": m, "cols": d}, [y], i, 1)
-            x = self.op(p + "ffn.beta", "scale", "ffn", {"rows": m, "cols": d}, [x], i, 1)
+            y = self.op(p + "ffn.alpha", "scale", "ffn", {"rows": rows, "cols": d}, [y], i, 1)
+            x = self.op(p + "ffn.beta", "scale", "ffn", {"rows": rows, "cols": d}, [x], i, 1)
         return y, x
 
+    def expert(self, p: str, i: int, rows: int, h: str) -> str:
+        """One (dense) FFN: up, optional gate, activation, down."""
+        s, f = self.spec, self.spec.ffn
+        d, dff = s.model.d_model, s.model.d_ff
+        up = self.linear(p + "up", "ffn", rows, d, dff, h, i)
+        gate = self.linear(p + "gate", "ffn", rows, d, dff, h, i) if f.gated else up
+        if f.activation in POLY_DEGREE:
+            degree = POLY_DEGREE[f.activation] or f.degree
+            gate = self.op(p + "act", "poly", "ffn", {"rows": rows, "cols": dff}, [gate], i, degree=degree,
+                           symbol="Quad" if f.activation == "quad" else f"Poly{degree}")
+        elif f.activation != "identity":
+            gate = self.op(p + "act", f.activation, "ffn", {"rows": rows, "cols": dff}, [gate], i)
+        up = self.op(p + "mul", "mul", "ffn", {"rows": rows, "cols": dff}, [gate, up], i) if f.gated else gate
+        return self.linear(p + "down", "ffn", rows, dff, d, up, i)
+
+    def experts(self, i: int, rows: int, h: str) -> str:
+        """A mixture-of-experts FFN (Mixtral's routing: the top-k router logits, a softmax over those k). Which
+        expert a token goes to is secret, so every expert runs on every token and its output is weighted by the
+        token's gate (zero unless chosen): E dense FFNs, E gate products, one sum."""
+        s, f = self.spec, self.spec.ffn
+        d, E, p = s.model.d_model, f.experts, f"L{i}.ffn."
+        logits = self.linear(p + "router", "ffn", rows, d, E, h, i)
+        top = self.op(p + "topk", "topk", "ffn", {"rows": rows, "cols": E}, [logits], i, top=f.top_k)
+        gates = self.op(p + "gates", "softmax", "ffn", {"batch": 1, "rows": rows, "cols": f.top_k}, [top], i,
+                        causal=False, temperature="fixed", symbol="Router-SM")
+        weighted = [self.op(p + f"e{e}.weight", "mul", "ffn", {"rows": rows, "cols": d},
+                            [self.expert(p + f"e{e}.", i, rows, h), gates], i) for e in range(E)]
+        return self.op(p + "combine", "add", "ffn", {"rows": rows, "cols": d}, weighted, i)
+
     def head(self, x: str) -> str:
+        """The last position of each sequence: final norm, LM head, argmax."""
         s = self.spec
-        d, V = s.model.d_model, s.model.vocab_size
+        d, V, B = s.model.d_model, s.model.vocab_size, s.inference.batch
         if s.norm.final and s.norm.kind != "none":
-            x = self.norm("head.norm", "head", 1, x)
-        logits = self.op("head.lm", "lm_head", "head", {"m": 1, "k": d, "n": V}, [x],
+            x = self.norm("head.norm", "head", B, x)
+        logits = self.op("head.lm", "lm_head", "head", {"m": B, "k": d, "n": V}, [x],
                          params=0 if s.embeddings.tied_head else d * V, tied=s.embeddings.tied_head)
-        return self.op("head.argmax", "argmax", "head", {"rows": 1, "cols": V}, [logits])
+        return self.op("head.argmax", "argmax", "head", {"rows": B, "cols": V}, [logits])
+
+
+# attention kind -> (the op that turns scores into weights, its attributes); power_softmax adds its power
+SCORE_OPS = {"softmax": ("softmax", {}), "power_softmax": ("power_softmax", {}),
+             "2quad": ("power_softmax", {"power": 2, "shift": QUAD_SHIFT, "symbol": "2Quad"}),
+             "relu": ("relu_softmax", {})}
+POLY_DEGREE = {"quad": 2, "poly": None}  # polynomial activations (poly: ffn.degree)
+
+
+def kept_tokens(spec: Spec) -> list:
+    """Prompt tokens each layer processes: T, then ceil(keep x tokens) after each step of the pruning schedule
+    that falls inside the model (a sweep's shallower copies skip the later steps)."""
+    tokens, steps = [], {step.after: step.keep for step in spec.pruning.schedule}
+    t = spec.context
+    for layer in range(spec.model.layers):
+        if layer in steps:
+            t = ceiling(t * steps[layer])
+        tokens.append(t)
+    return tokens
 
 
 def trace(spec: Spec) -> tuple[dict, list]:

@@ -35,6 +35,12 @@ class Pieces:
         """Tokens emitted: above 1, decode steps repeat the layers (a family may then price each depth whole)."""
         return self.spec.inference.generate
 
+    @property
+    def uniform(self) -> bool:
+        """Whether every layer is the same: token pruning gives later layers fewer tokens (and a pruning step
+        between two of them), so such a structure is priced depth by depth, whole."""
+        return not self.spec.pruning.schedule
+
     def one(self, pruned: bool = False) -> tuple[list[dict], list]:
         """Fresh counted rows and edges of the one-layer graph (every row has its `part`)."""
         return counted(one_layer(self.spec, pruned), self.convention)

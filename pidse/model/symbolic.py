@@ -62,6 +62,9 @@ def closed_forms(spec, table=None, convention: str = "dense", by: str | None = N
     import sympy  # lazy: sympy takes a third of a second to import
 
     S = symbols()
+    if spec.pruning.schedule:  # the closed forms are fixed + L x one layer: true only when layers are alike
+        raise InputError(spec.source, "pruning.schedule", "no token pruning in closed forms (pruned layers see "
+                         "fewer tokens, so the model is not L equal layers); `pidse estimate` prices it", "[...]")
     k = spec.ffn.prune_last
     metrics = METRICS if table is not None else METRICS[:3]
     family = None if table is None else family_of(table)

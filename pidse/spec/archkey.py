@@ -32,8 +32,14 @@ def canonical_arch(spec: Spec) -> dict:
                  "projections": [p for p in PROJECTIONS if p in a.projections]}
     if not a.causal:  # only when off: the keys of every causal model stay as they were
         attention["causal"] = False
+    if a.window is not None:  # keys below: only when set, so earlier keys stay as they were
+        attention["window"] = a.window
     ffn = ({"activation": f.activation, "gated": f.gated, "scaled": f.scaled, "fused": f.fused,
             "prune_last": f.prune_last} if has_ffn else {"activation": "none"})
+    if has_ffn and f.degree is not None:
+        ffn["degree"] = f.degree
+    if has_ffn and f.experts > 1:
+        ffn.update(experts=f.experts, top_k=f.top_k)
     embeddings = {"positions": e.positions, "tied_head": e.tied_head}
     if e.positions == "rotary":
         embeddings["rotary_fraction"] = e.rotary_fraction
@@ -45,8 +51,12 @@ def canonical_arch(spec: Spec) -> dict:
         training.update(entropy_lambda=t.entropy_lambda, entropy_gamma=t.entropy_gamma)
     if t.weight_norm != "none":
         training["weight_norm_on"] = [p for p in (*PROJECTIONS, "ffn") if p in t.weight_norm_on]
-    return {"model": model, "norm": norm, "attention": attention, "ffn": ffn, "embeddings": embeddings,
+    arch = {"model": model, "norm": norm, "attention": attention, "ffn": ffn, "embeddings": embeddings,
             "training": training}
+    if spec.pruning.schedule:  # tokens kept per layer change what is trained (the loss sees the kept tokens)
+        arch["pruning"] = {"method": spec.pruning.method,
+                           "schedule": [[s.after, s.keep] for s in spec.pruning.schedule]}
+    return arch
 
 
 def arch_key(spec: Spec) -> str:
@@ -67,17 +77,23 @@ def describe_arch(spec: Spec) -> str:
     parts = [dims, "no-norm" if n["kind"] == "none" else f"{n['kind']}({','.join(sites)})",
              a["kind"] + (f"^{a['power']}" if a["power"] else "") + f"({''.join(a['projections'])})"
              + (" learnable-t" if a["temperature"] == "learnable" else "")
-             + (" bidirectional" if a.get("causal") is False else "")]
+             + (" bidirectional" if a.get("causal") is False else "")
+             + (f" window{a['window']}" if a.get("window") else "")]
     if f["activation"] == "none":
         parts.append("no-ffn")
     else:
         flags = [k for k in ("gated", "scaled", "fused") if f[k]] + ([f"prune{f['prune_last']}"]
                                                                      if f["prune_last"] else [])
-        parts.append(" ".join([f"ffn {f['activation']}", *flags]))
+        act = f["activation"] + (str(f["degree"]) if "degree" in f else "")
+        moe = [f"moe{f['experts']}/top{f['top_k']}"] if "experts" in f else []
+        parts.append(" ".join([f"ffn {act}", *flags, *moe]))
     parts.append(e["positions"] + (f" {e['rotary_fraction']:g}" if "rotary_fraction" in e else "")
                  + (" tied" if e["tied_head"] else " untied"))
     if t["entropy_reg"]:
         parts.append(f"ereg(lambda={t['entropy_lambda']:g}, gamma={t['entropy_gamma']:g})")
     if t["weight_norm"] != "none":
         parts.append(f"{t['weight_norm']}-norm({','.join(t['weight_norm_on'])})")
+    if "pruning" in c:
+        p = c["pruning"]
+        parts.append(f"prune-{p['method']}(" + ", ".join(f"after {k}: keep {f:g}" for k, f in p["schedule"]) + ")")
     return ", ".join(parts)

@@ -1,8 +1,19 @@
 """Map a HuggingFace `config.json` to a spec mapping, offline (no transformers needed).
 
-Families: gpt2, gpt_neox (Pythia), llama, mistral, qwen2, qwen3, gemma, gemma2, phi, phi3, opt, falcon, and the
-encoders bert and roberta; configs as published on the Hub (transformers 4) or as transformers 5 writes them
-(`rope_parameters`, `layer_types`).
+Families: gpt2, gpt_neox (Pythia), llama, mistral, qwen2, qwen3, gemma, gemma2, phi, phi3, opt, falcon, the
+mixtures of experts mixtral and qwen3_moe, and the encoders bert and roberta; configs as published on the Hub
+(transformers 4) or as transformers 5 writes them (`rope_parameters`, `layer_types`).
+
+Sliding windows: a `sliding_window` that every layer uses (Mistral, Mixtral, Phi-3; Qwen2/Qwen3 with
+`use_sliding_window` and `max_window_layers` 0) is `attention.window`; a window that the config switches off
+(`use_sliding_window: false`, `max_window_layers` >= the layers, `sliding_window: null`) is none. pidse has one
+window for every layer, so a window on some layers only is an InputError naming the key that chose them
+(`max_window_layers`, `layer_types`), except Gemma-2, whose alternate sliding layers are its architecture: that
+window is warned about and ignored (costs differ only for contexts over the window).
+
+Mixtures of experts (MOE below): experts, top-k and the expert's intermediate size map to ffn.experts, ffn.top_k
+and model.d_ff, with Mixtral's router (a softmax over the top-k logits). Shared experts (qwen2_moe, DeepSeek)
+and dense layers among sparse ones (`mlp_only_layers`, `decoder_sparse_step`) are InputErrors.
 
 pidse has one `model.bias` flag (every linear layer and every LayerNorm has a bias, or none has) and a fixed
 block (norm, attention, norm, FFN). Where a model differs, the mapping never counts a parameter the model lacks
@@ -57,6 +68,27 @@ HARMLESS = frozenset("""
     forced_bos_token_id forced_eos_token_id remove_invalid_values exponential_decay_length_penalty
     suppress_tokens begin_suppress_tokens
 """.split())
+
+
+# transformers' sliding_window where a config lacks the key (absent is not null: null means no window)
+WINDOW_DEFAULTS = {"mistral": 4096, "qwen2": 4096, "qwen3": 4096, "gemma2": 4096}
+LAYER_TYPES = ("full_attention", "sliding_attention")
+
+# Mixture-of-experts families: (experts key, top-k key, the expert's intermediate size key), and the keys of
+# training-only router settings (auxiliary loss, router logits output, jitter noise) that change no inference cost.
+# Either family's expert count may be spelt num_experts or num_local_experts (transformers 5 writes the latter).
+MOE = {"mixtral": ("num_local_experts", "num_experts_per_tok", "intermediate_size"),
+       "qwen3_moe": ("num_experts", "num_experts_per_tok", "moe_intermediate_size")}
+EXPERT_COUNT_KEYS = ("num_local_experts", "num_experts")
+MOE_TRAINING = ("output_router_logits", "router_aux_loss_coef", "router_jitter_noise")
+
+# Families pidse knows it cannot price: the key that shows why, and what pidse would need.
+REFUSED = {
+    "qwen2_moe": ("shared_expert_intermediate_size", "no shared expert (pidse's mixture of experts has only routed "
+                                                     "experts; qwen2_moe adds a gated shared expert to every layer)"),
+    "deepseek_v2": ("n_shared_experts", "no shared expert (pidse's mixture of experts has only routed experts)"),
+    "deepseek_v3": ("n_shared_experts", "no shared expert (pidse's mixture of experts has only routed experts)"),
+}
 
 
 class HFConfigWarning(UserWarning):
@@ -144,18 +176,54 @@ class _Config:
             raise InputError(self.source, key, f"a share of at least one of the head's {head_dim} dims", value)
         return value if rotated == head_dim * value else rotated / head_dim
 
-    def sliding_window(self, layers: int, default_layers: int) -> None:
-        """Warn about sliding-window attention on some layers (`layer_types` when given, else the family's
-        default count of sliding layers)."""
-        window = self.get("sliding_window", None)
+    def window(self, layers: int, sliding: int, key: str, per_layer_types: bool = True,
+               partial: str = "refuse") -> dict:
+        """The attention section of a sliding window: {"window": W} when every layer slides, {} when none does.
+        `sliding`: how many layers slide by the family's rule, which `key` sets; `layer_types` says instead where
+        the family reads it (`per_layer_types`; Mistral's transformers class slides every layer whatever it says,
+        so there it must agree). A window on some layers only (pidse has one for all) is an InputError naming the
+        key that chose them, or with partial="warn" a warning and no window."""
+        self.use("sliding_window", "layer_types")
+        window = self.cfg.get("sliding_window", WINDOW_DEFAULTS.get(self.family))
+        if window is not None and (type(window) is not int or window <= 0):
+            raise InputError(self.source, "sliding_window", "a positive integer, or null (no window)", window)
         types = self.cfg.get("layer_types")
-        self.use("layer_types", "use_sliding_window", "max_window_layers")
-        if isinstance(types, list):
-            default_layers = sum(t == "sliding_attention" for t in types)
-        if window is not None and default_layers:
-            self.warn("sliding_window", f"{window} on {default_layers} of {layers} layers ignored: pidse attends "
-                                        f"over every earlier position (attention costs differ for contexts over "
-                                        f"{window})")
+        if types is not None:
+            if not (isinstance(types, list) and len(types) == layers and all(t in LAYER_TYPES for t in types)):
+                self.refuse("layer_types", f"a list of {layers} items (num_hidden_layers), each one of "
+                                           + ", ".join(LAYER_TYPES))
+            if per_layer_types:
+                sliding, key = types.count("sliding_attention"), "layer_types"
+            elif window is not None and types.count("sliding_attention") != layers:
+                self.refuse("layer_types", f"absent, or sliding_attention on every layer: transformers' "
+                                           f"{self.family} applies sliding_window to all layers whatever "
+                                           "layer_types says")
+        sliding = min(max(sliding, 0), layers)
+        if window is None or sliding == 0:
+            return {}
+        if sliding == layers:
+            return {"window": window}
+        if partial == "warn":
+            self.warn("sliding_window", f"{window} on {sliding} of {layers} layers ignored: pidse attends over "
+                                        f"every earlier position (attention costs differ for contexts over {window})")
+            return {}
+        raise InputError(self.source, key, f"a sliding window on all {layers} layers or on none (pidse has one "
+                         f"attention.window for every layer; this config slides {sliding} of them)",
+                         self.cfg.get(key, ...))
+
+    def experts(self, data: dict) -> None:
+        """A mixture-of-experts family's experts, top-k and expert size (MOE) into the spec mapping."""
+        experts_key, top_key, size_key = MOE[self.family]
+        self.use(*MOE_TRAINING, *EXPERT_COUNT_KEYS)
+        spellings = (experts_key, *(k for k in EXPERT_COUNT_KEYS if k != experts_key))
+        experts_key = next((k for k in spellings if self.cfg.get(k) is not None), experts_key)
+        experts, top = self.get(experts_key), self.get(top_key)
+        if experts < 2:
+            self.refuse(experts_key, "at least 2 experts (pidse's mixture of experts)")
+        if not 1 <= top <= experts:
+            self.refuse(top_key, f"an integer from 1 to {experts_key} ({experts})")
+        data["model"]["d_ff"] = self.get(size_key)
+        data["ffn"].update(experts=experts, top_k=top)
 
 
 def _decoder_sizes(c: _Config, head_dim_default=None) -> dict:
@@ -238,9 +306,26 @@ def _split_biases(c: _Config, m: dict, attention: bool, mlp: bool) -> None:
 def _llama(c: _Config) -> dict:
     data = _llama_like(c)
     _split_biases(c, data["model"], c.flag("attention_bias", False), c.flag("mlp_bias", False))
-    if c.family == "mistral":
-        c.sliding_window(data["model"]["layers"], data["model"]["layers"])
     return data
+
+
+def _mistral(c: _Config) -> dict:
+    """Mistral and Mixtral: Llama without bias flags (no biases at all), a window on every layer or none."""
+    data = _llama_like(c)
+    data["model"]["bias"] = False
+    L = data["model"]["layers"]
+    data["attention"] = c.window(L, L, "sliding_window", per_layer_types=False)
+    if c.family in MOE:
+        c.experts(data)
+    return data
+
+
+def _qwen_window(c: _Config, data: dict) -> None:
+    """Qwen2/Qwen3: a window only with use_sliding_window, on the layers from max_window_layers on."""
+    c.use("sliding_window", "layer_types", "max_window_layers")
+    if c.flag("use_sliding_window", False):
+        L = data["model"]["layers"]
+        data["attention"] = c.window(L, L - c.get("max_window_layers", 28), "max_window_layers")
 
 
 def _qwen2(c: _Config) -> dict:
@@ -249,9 +334,7 @@ def _qwen2(c: _Config) -> dict:
     m["bias"] = False
     c.warn("model_type", "qwen2 has biases on q, k, v (not o, not the MLP); pidse's one bias flag is false",
            _attention_biases(m, out_proj=False))
-    L = m["layers"]
-    sliding = c.flag("use_sliding_window", False)
-    c.sliding_window(L, max(0, L - c.get("max_window_layers", 28)) if sliding else 0)
+    _qwen_window(c, data)
     return data
 
 
@@ -260,11 +343,31 @@ def _qwen3(c: _Config) -> dict:
     m = data["model"]
     _split_biases(c, m, c.flag("attention_bias", False), False)
     L, *_, dh = _dims(m)
-    c.warn("model_type", f"qwen3 applies RMSNorm to each head's q and k (QK-norm): 2 x {L} RMSNorms over "
+    c.warn("model_type", f"{c.family} applies RMSNorm to each head's q and k (QK-norm): 2 x {L} RMSNorms over "
                          f"{dh}-dim heads not modelled", 2 * L * dh)
-    sliding = c.flag("use_sliding_window", False)
-    c.sliding_window(L, max(0, L - c.get("max_window_layers", 28)) if sliding else 0)
+    if c.family == "qwen3_moe":
+        _qwen3_moe(c, data)
+    else:
+        _qwen_window(c, data)
     return data
+
+
+def _qwen3_moe(c: _Config, data: dict) -> None:
+    """Qwen3-MoE: Qwen3 with a mixture of experts in every layer; no sliding window."""
+    c.use("sliding_window", "max_window_layers", "layer_types")
+    if c.flag("use_sliding_window", False):
+        c.refuse("use_sliding_window", "false (transformers 5 slides every qwen3_moe layer and ignores "
+                                       "max_window_layers, which transformers 4 configs set: pidse cannot tell "
+                                       "which layers the config means)")
+    for key, value, expected in (("decoder_sparse_step", 1, "1 (every layer a mixture of experts)"),
+                                 ("mlp_only_layers", [], "[] (pidse gives every layer the same FFN)")):
+        if c.cfg.get(key) not in (None, value):
+            c.refuse(key, expected)
+        c.use(key)
+    c.experts(data)
+    if not c.flag("norm_topk_prob", False):
+        c.warn("norm_topk_prob", f"false: the gates are a softmax over all {data['ffn']['experts']} router logits, "
+                                 f"pidse prices Mixtral's softmax over the top {data['ffn']['top_k']}")
 
 
 def _gemma(c: _Config) -> dict:
@@ -288,9 +391,10 @@ def _gemma(c: _Config) -> dict:
         if cap:
             c.warn("final_logit_softcapping", f"{cap} ignored: tanh soft-capping of the "
                                               f"{m['vocab_size']:,} logits not modelled")
-        if "sliding_window" not in c.cfg:
-            c.cfg = dict(c.cfg, sliding_window=4096)  # gemma2's default
-        c.sliding_window(L, (L + 1) // 2)  # even layers slide (transformers 4), or as layer_types says
+        # even layers slide (transformers 4), or as layer_types says: the alternation is Gemma-2's architecture,
+        # so it is warned about, not refused (costs differ only for contexts over the window)
+        data["attention"] = {**data.get("attention", {}), **c.window(L, (L + 1) // 2, "sliding_window",
+                                                                       partial="warn")}
     return data
 
 
@@ -319,7 +423,7 @@ def _phi3(c: _Config) -> dict:
     data["model"]["bias"] = False
     c.use("attention_bias")  # Phi3's projections have no biases whatever this says
     L = data["model"]["layers"]
-    c.sliding_window(L, L)
+    data["attention"] = c.window(L, L, "sliding_window", per_layer_types=False)
     return data
 
 
@@ -412,9 +516,9 @@ def _bert(c: _Config) -> dict:
     }
 
 
-FAMILIES = {"gpt2": _gpt2, "gpt_neox": _gpt_neox, "llama": _llama, "mistral": _llama, "qwen2": _qwen2,
-            "qwen3": _qwen3, "gemma": _gemma, "gemma2": _gemma, "phi": _phi, "phi3": _phi3, "opt": _opt,
-            "falcon": _falcon, "bert": _bert, "roberta": _bert}
+FAMILIES = {"gpt2": _gpt2, "gpt_neox": _gpt_neox, "llama": _llama, "mistral": _mistral, "mixtral": _mistral,
+            "qwen2": _qwen2, "qwen3": _qwen3, "qwen3_moe": _qwen3, "gemma": _gemma, "gemma2": _gemma, "phi": _phi,
+            "phi3": _phi3, "opt": _opt, "falcon": _falcon, "bert": _bert, "roberta": _bert}
 
 
 def _name(cfg: dict, source: str, family: str, model: dict) -> str:
@@ -440,6 +544,9 @@ def map_hf_config(cfg: dict, source: str) -> tuple[dict, list[HFConfigWarning]]:
     """A spec mapping (ready for validation) from a HuggingFace config dict, and the warnings about what the
     mapping ignores or cannot express (not yet issued)."""
     family = cfg.get("model_type")
+    if isinstance(family, str) and family in REFUSED:
+        key, expected = REFUSED[family]
+        raise InputError(source, key, expected, cfg.get(key, ...))
     if not isinstance(family, str) or family not in FAMILIES:
         raise InputError(source, "model_type", "a supported HuggingFace family: " + ", ".join(FAMILIES), family)
     c = _Config(cfg, source)

@@ -38,19 +38,24 @@ def aero_label(spec: Spec, layers: int | None = None, prune_last: int | None = N
     a, n, f = spec.attention, spec.norm, spec.ffn
     layers = spec.model.layers if layers is None else layers
     prune_last = f.prune_last if prune_last is None else prune_last
-    parts = ["PSM" if a.kind == "power_softmax" else "SM"]
+    parts = [{"power_softmax": "PSM", "2quad": "2Quad", "relu": "2ReLU", "linear": "LinAttn"}.get(a.kind, "SM")]
     parts[0] += "(t)" if a.temperature == "learnable" else ""
+    parts[0] += f"(w{a.window})" if a.window else ""
     if n.kind != "none" and (n.attention or n.ffn):
         parts.append({"layernorm": "LN", "rmsnorm": "RMS"}[n.kind])
     prune = f"i{prune_last}" if prune_last else ""
     if prune_last >= layers:
         parts.append("noFFN")
     elif f.activation != "identity":
-        parts.append({"gelu": "G", "relu": "R", "silu": "S"}[f.activation] + ("LU" if f.gated else "")
+        act = {"gelu": "G", "relu": "R", "silu": "S", "quad": "Quad", "poly": f"Poly{f.degree}"}[f.activation]
+        parts.append(act + ("LU" if f.gated else "") + (f" MoE{f.experts}/{f.top_k}" if f.experts > 1 else "")
                      + (" Sc" if f.scaled else "") + prune)
     elif f.scaled or f.fused or prune:
         parts.append(("Sc" if f.scaled else "") + ("Fu" if f.fused else "") + "FFN" + prune)
     label = "+".join(parts)
+    for step in spec.pruning.schedule:  # BOLT's W.E. after layer 1 keeping half: "+P1:0.5"
+        if step.after < layers:
+            label += f"+P{step.after}:{step.keep:g}"
     if spec.training.entropy_reg:
         label = f"EReg({label})"
     if set(a.projections) == {"q", "k"}:

@@ -44,22 +44,50 @@ class Norm:
     embedding: bool = False  # once, right after the embeddings
 
 
+# Attention kinds: how scores become weights. softmax; power_softmax x^p / sum x^p; 2quad (MPCFormer)
+# (x + 5)^2 / sum (x + 5)^2, a Power-Softmax with p = 2 after a public shift; relu (MPCFormer's 2ReLU)
+# relu(x) / sum relu(x); linear: no nonlinearity, (Q K^T) V computed as Q (K^T V) (causal: running K^T V sums),
+# each row scaled by 1 / (keys it sees), a public constant.
+ATTENTION_KINDS = ("softmax", "power_softmax", "2quad", "relu", "linear")
+QUAD_SHIFT = 5  # MPCFormer App. A.2: 2Quad = (x + c)^2 / sum (x + c)^2, c = 5
+
+
 @dataclass(frozen=True)
 class Attention:
-    kind: Literal["softmax", "power_softmax"] = "softmax"
+    kind: Literal[ATTENTION_KINDS] = "softmax"
     power: int | None = None  # Power-Softmax exponent p (positive, even); only with kind power_softmax
     temperature: Literal["fixed", "learnable"] = "fixed"  # learnable: AERO's SM(t), per head and position
     projections: tuple[str, ...] = PROJECTIONS  # He & Hofmann (SAS): [q, k]
     causal: bool = True  # a decoder's mask: query i sees keys <= i (false: bidirectional, BERT)
+    window: int | None = None  # sliding-window attention (Mistral): each query sees at most this many latest keys
 
 
 @dataclass(frozen=True)
 class FFN:
-    activation: Literal["gelu", "relu", "silu", "identity"] = "gelu"
+    # quad: MPCFormer's GeLU(x) ~ 0.125 x^2 + 0.25 x + 0.5; poly: a polynomial of `degree` (least squares to GELU)
+    activation: Literal["gelu", "relu", "silu", "identity", "quad", "poly"] = "gelu"
+    degree: int | None = None  # the polynomial's degree (2..32); only with activation poly
     gated: bool = False  # GLU form act(x W_gate) * (x W_up); silu + gated = SwiGLU
     scaled: bool = False  # AERO's ScFFN: beta * x + FFN(x) / alpha, learnable alpha, beta per layer
     fused: bool = False  # identity FFN folded into one d x d linear layer
     prune_last: int = 0  # remove the FFNs of the k deepest layers
+    experts: int = 1  # mixture of experts: expert FFNs per layer (1: a dense FFN)
+    top_k: int | None = None  # experts each token is routed to (with experts > 1; Mixtral: 8 experts, top 2)
+
+
+@dataclass(frozen=True)
+class PruneStep:
+    after: int  # after this many layers (1: after the first layer)
+    keep: float  # the share of the tokens still there that go on, in (0, 1]; ceil(keep x tokens) are kept
+
+
+@dataclass(frozen=True)
+class Pruning:
+    """Token pruning: fewer tokens after chosen layers, plus the protocol that picks them (an op `prune`).
+    sort: BOLT's word elimination (an oblivious bitonic sort on the attention each token receives);
+    threshold: CipherPrune (each token's importance compared with a threshold, then oblivious compaction)."""
+    method: Literal["sort", "threshold"] = "sort"
+    schedule: tuple[PruneStep, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -101,6 +129,7 @@ class Spec:
     attention: Attention = field(default_factory=Attention)
     ffn: FFN = field(default_factory=FFN)
     embeddings: Embeddings = field(default_factory=Embeddings)
+    pruning: Pruning = field(default_factory=Pruning)
     inference: Inference = field(default_factory=Inference)
     training: Training = field(default_factory=Training)
     source: str = field(default="", compare=False, metadata={"internal": True})  # the file it came from
@@ -153,13 +182,42 @@ def validate(spec: Spec) -> Spec:
             raise InputError(src, "attention.power", "a positive even integer for power_softmax", a.power)
     elif a.power is not None:
         raise InputError(src, "attention.power", "no value unless attention.kind is power_softmax", a.power)
+    if a.window is not None and (a.window <= 0 or not a.causal):
+        raise InputError(src, "attention.window", "a positive integer, with causal attention (a decoder's "
+                         "sliding window)", a.window)
+    if a.kind == "linear" and a.temperature == "learnable":
+        raise InputError(src, "attention.temperature", "fixed with linear attention (it has no scores to "
+                         "scale per position)", a.temperature)
 
     f = spec.ffn
     if not 0 <= f.prune_last <= m.layers:
         raise InputError(src, "ffn.prune_last", f"an integer from 0 to model.layers ({m.layers})", f.prune_last)
-    if f.fused and (f.activation != "identity" or f.gated):
-        raise InputError(src, "ffn.fused", "false unless ffn.activation is identity and ffn.gated is false",
-                         f.fused)
+    if f.fused and (f.activation != "identity" or f.gated or f.experts > 1):
+        raise InputError(src, "ffn.fused", "false unless ffn.activation is identity, ffn.gated is false and "
+                         "ffn.experts is 1", f.fused)
+    if f.activation == "poly":
+        if f.degree is None or not 2 <= f.degree <= 32:
+            raise InputError(src, "ffn.degree", "an integer from 2 to 32 for activation poly", f.degree)
+    elif f.degree is not None:
+        raise InputError(src, "ffn.degree", "no value unless ffn.activation is poly (quad is degree 2)", f.degree)
+    if not 1 <= f.experts <= 4096:
+        raise InputError(src, "ffn.experts", "an integer from 1 (a dense FFN) to 4096", f.experts)
+    if f.experts > 1 and (f.top_k is None or not 1 <= f.top_k <= f.experts):
+        raise InputError(src, "ffn.top_k", f"an integer from 1 to ffn.experts ({f.experts})", f.top_k)
+    if f.experts == 1 and f.top_k is not None:
+        raise InputError(src, "ffn.top_k", "no value unless ffn.experts is above 1", f.top_k)
+
+    if spec.pruning.schedule and a.kind == "linear":
+        raise InputError(src, "pruning.schedule", "no token pruning with linear attention (pruning ranks tokens "
+                         "by the attention they receive; linear attention forms no scores)", "[...]")
+    after = [step.after for step in spec.pruning.schedule]
+    for i, step in enumerate(spec.pruning.schedule):
+        key = f"pruning.schedule[{i}]"
+        if not 1 <= step.after < m.layers or (i and step.after <= after[i - 1]):
+            raise InputError(src, f"{key}.after", f"a layer count from 1 to model.layers - 1 ({m.layers - 1}), "
+                             "increasing along the schedule", step.after)
+        if not 0 < step.keep <= 1:
+            raise InputError(src, f"{key}.keep", "a share in (0, 1]", step.keep)
 
     e = spec.embeddings
     if not 0 < e.rotary_fraction <= 1:
@@ -179,8 +237,9 @@ def validate(spec: Spec) -> Spec:
             raise InputError(src, f"embeddings.{key}", "an integer >= 0", value)
     if inf.generate <= 0:
         raise InputError(src, "inference.generate", "a positive integer", inf.generate)
-    if inf.batch != 1:
-        raise InputError(src, "inference.batch", "1 (pidse models batch-1 private inference)", inf.batch)
+    if not 1 <= inf.batch <= 65536:
+        raise InputError(src, "inference.batch", "an integer from 1 to 65536 (sequences priced together)",
+                         inf.batch)
     room = m.max_context - spec.context  # positions left for generated tokens after the prompt
     if room < 0:
         raise InputError(src, "inference.context", f"at most model.max_context ({m.max_context}; to price a longer "

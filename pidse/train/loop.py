@@ -25,7 +25,6 @@ from pathlib import Path
 
 import numpy as np
 import torch
-import torch.nn.functional as F
 
 from pidse import __version__
 from pidse.errors import InputError
@@ -34,7 +33,7 @@ from pidse.spec.load import Spec
 from pidse.train.data import VOCAB_SIZE, Corpus, sample_batch, validation_blocks
 from pidse.train.entropy import EntropyRegularizer
 from pidse.train.report import range_fractions
-from pidse.train.model import GPT
+from pidse.train.model import GPT, lm_loss
 
 AERO_LAMBDA, AERO_GAMMA = 1e-5, 0.2  # Algorithm 1's CodeParrot settings, used when the spec leaves them null
 
@@ -113,9 +112,8 @@ def evaluate(model: GPT, val, batch: int, device) -> tuple[float, np.ndarray]:
         x = torch.from_numpy(x_all[i:i + batch]).to(device)
         y = torch.from_numpy(y_all[i:i + batch]).to(device)
         out = model(x, entropy=True)
-        loss = F.cross_entropy(out.logits.flatten(0, 1).float(), y.flatten(), reduction="sum")
-        total += float(loss)
-        count += y.numel()
+        total += float(lm_loss(out, y, reduction="sum"))
+        count += out.logits.shape[:2].numel()  # positions scored: fewer than y's with token pruning
         ent = torch.stack([e.sum((0, 2)) / e.shape[2] for e in out.entropies]).double().cpu().numpy()
         ent_sum = ent if ent_sum is None else ent_sum + ent
     model.train()
@@ -197,7 +195,7 @@ def train(spec: Spec, corpus: Corpus, cfg: TrainConfig, progress=None) -> dict:
             group["lr"] = lr_at(step, cfg)
         x, y = (torch.from_numpy(a).to(device) for a in sample_batch(corpus.train, cfg.batch, T, rng))
         out = model(x, entropy=reg is not None)
-        loss = F.cross_entropy(out.logits.flatten(0, 1).float(), y.flatten())
+        loss = lm_loss(out, y)
         total = loss
         if reg is not None:
             penalty = reg.penalty(out.entropies)
