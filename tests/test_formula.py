@@ -111,7 +111,8 @@ def shipped_formulas() -> list:
 FORMULAS = shipped_formulas()
 # The op's integer values: its shape, `elements`, a softmax's `kept` scores and a Power-Softmax's exponent `power`
 # (a positive integer in a spec; a float in (0, 1) would only probe sympy's float rounding of ceil(log2(power))).
-SHAPE_SYMBOLS = {s for keys in SHAPE_KEYS.values() for s in keys} | {"elements", "kept", "power"}
+SHAPE_SYMBOLS = {s for keys in SHAPE_KEYS.values() for s in keys} | {"elements", "kept", "power", "degree", "top",
+                                                                     "sort"}
 
 
 def test_shipped_formulas_were_found():

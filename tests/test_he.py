@@ -462,3 +462,35 @@ def test_one_op_priced_alone_equals_op_alone():
     row = price_op(table, "gelu", shape, resolve_setting(table))
     alone = op_alone("gelu", shape, {}, table, table.params["levels_fresh"])
     assert row["compute_s"] == pytest.approx(sum(v["seconds"] for v in alone.values()), rel=1e-12)
+
+
+# ---- an op kind a CKKS table cannot price: `ops.<kind>: {unknown: why}` ---------------------------------------
+
+def test_unknown_op_kind_is_an_error_or_uncosted(tiny_file, tiny_ckks):
+    """A table may declare any op kind `unknown: why` (as an MPC table does): an estimate that uses it fails
+    naming the table, the kind, the op and the reason; with allow_missing the op is uncosted (None, never 0) and
+    passes its input on unchanged (no levels, no calls), so every other op is still priced."""
+    from pidse.errors import InputError
+
+    ops = {**TINY_CKKS["ops"], "gelu": {"unknown": "no GELU construction in this test library"}}
+    table = tiny_ckks(ops=ops)
+    assert table.unknown_ops == {"gelu": "no GELU construction in this test library"} and "gelu" not in table.ops
+    spec = load_spec(tiny_file(model={"layers": 1}, norm={"kind": "none"}))
+    with pytest.raises(InputError, match=r"ops\.gelu: .*'gelu' \(used by L0\.ffn\.act\).*no GELU construction"):
+        estimate(spec, table=table)
+    est = estimate(spec, table=table, allow_missing=True)
+    act = by_op(est)["L0.ffn.act"]
+    assert est.uncosted == ["gelu"] and act["compute_s"] is None and act["levels"] == 0 and act["bootstraps"] == 0
+    assert all(r["compute_s"] is not None for r in est.ops if r["kind"] != "gelu")
+
+
+@pytest.mark.parametrize("entry, needle", [
+    ({"gelu": {"unknown": ""}}, "ops.gelu"),  # a reason is required
+    ({"gelu": {"unknown": "why", "degree": 3}}, "ops.gelu"),  # unknown alone, not beside settings
+    ({"topkk": {"unknown": "why"}}, "ops.topkk"),  # not an op kind
+])
+def test_bad_unknown_op_entries_are_one_line(tmp_path, entry, needle):
+    data = copy.deepcopy(TINY_CKKS)
+    data["ops"] = {**data["ops"], **entry}
+    path = write_yaml(tmp_path / "bad.yaml", data)
+    assert_one_line_error(invoke("estimate", PSM, "-p", path), needle)

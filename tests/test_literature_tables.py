@@ -51,8 +51,8 @@ def test_every_entry_is_graded_and_sourced_and_every_kind_accounted_for(name):
         assert entry.source.strip(), (name, kind)
     for kind, why in table.unknown.items():
         assert why.strip(), (name, kind)  # `unknown: why`, never a bare flag
-    if name in LITERATURE:  # every op kind is priced or explicitly unknown
-        assert set(table.entries) | set(table.unknown) == set(OP_KINDS)
+    # every op kind (the literature's axes too: poly, relu_softmax, topk, prune) is priced or explicitly unknown
+    assert set(table.entries) | set(table.unknown) == set(OP_KINDS)
 
 
 @pytest.mark.parametrize("name", LITERATURE)

@@ -144,6 +144,63 @@ def test_power_softmax_by_hand(table):
     assert row["rounds"] == 26
 
 
+# The architecture-axis kinds (poly, relu_softmax, topk, prune): estimates from BumbleBee's own primitives.
+HAND_AXES = [
+    # poly degree 2 (Quad) on 2 x 3: x^2 is one square, 1 bOLE + truncation: 6 x (105.93 + 31.73) = 825.96 B;
+    # ceil(log2 2) = 1 round of products (bOLE 1 + truncation 1).
+    ("poly", {"rows": 2, "cols": 3}, {"degree": 2}, 6 * (OLE + TR), 2),
+    # degree 4: x^2 and x^4 = (x^2)^2 squares, x^3 = x x^2 a product (2 bOLE + tr):
+    # 6 x (2 x 137.66 + 243.59) = 6 x 518.91 = 3,113.46 B; 2 rounds of products.
+    ("poly", {"rows": 2, "cols": 3}, {"degree": 4}, 6 * (2 * (OLE + TR) + 2 * OLE + TR), 4),
+    # degree 5: floor(5/2) = 2 squares, ceil(5/2) - 1 = 2 products: 6 x (275.32 + 487.18) = 4,575 B; 3 rounds.
+    ("poly", {"rows": 2, "cols": 3}, {"degree": 5}, 6 * (2 * (OLE + TR) + 2 * (2 * OLE + TR)), 6),
+    # relu_softmax 2 heads x 3 rows x 4 (mixed ring): 24 x (84.31 + 21.89) = 2,548.8 (ReLU) + 6 rows x 3,257.46 =
+    # 19,544.76 (reciprocals) + 24 x 243.59 = 5,846.16 (broadcast products) = 27,939.72 B;
+    # rounds 5 + 1 + 20 + 1 + 1 = 28.
+    ("relu_softmax", {"batch": 2, "rows": 3, "cols": 4}, {}, 24 * (CMP + MUX) + 6 * RECIP32 + 24 * (2 * OLE + TR), 28),
+    # topk 2 of 8, 2 rows: per row 2 passes x 7 x (84.31 + 2 x 21.89) = 1,793.26 + one masking 8 x (15.54 + 21.89)
+    # = 299.44 -> 2,092.7, x 2 = 4,185.4 B; rounds 2 x 3 levels x (5 + 1) + (3 + 1) = 40.
+    ("topk", {"rows": 2, "cols": 8}, {"top": 2}, 2 * (14 * (CMP + 2 * MUX) + 8 * (EQ + MUX)), 40),
+    # topk 1 of 5 is the argmax: 4 x 128.09 = 512.36 B, 18 rounds.
+    ("topk", {"rows": 1, "cols": 5}, {"top": 1}, 4 * (CMP + 2 * MUX), 18),
+    # prune sort = 1, 4 tokens x 8: L = 2, 3 stages x 2 = 6 compare-and-swaps x (84.31 + 18 x 21.89) = 6 x 478.33
+    # = 2,869.98 B; 3 x (5 + 1) = 18 rounds.
+    ("prune", {"batch": 1, "rows": 4, "cols": 8, "kept": 2}, {"method": "sort"}, 6 * (CMP + 18 * MUX), 18),
+    # sort = 0, 2 sequences: (4 x 84.31 + 6 x (21.89 + 18 x 21.89)) x 2 = (337.24 + 2,495.46) x 2 = 5,665.4 B;
+    # rounds 5 + 3 x (1 + 1) = 11.
+    ("prune", {"batch": 2, "rows": 4, "cols": 8, "kept": 2}, {"method": "threshold"},
+     2 * (4 * CMP + 6 * 19 * MUX), 11),
+    ("prune", {"batch": 1, "rows": 1, "cols": 8, "kept": 1}, {"method": "sort"}, 0, 0),
+]
+
+
+@pytest.mark.parametrize("kind,shape,attrs,comm,rounds", HAND_AXES,
+                         ids=[f"{k}-{'-'.join(map(str, a.values()))}" for k, _, a, _, _ in HAND_AXES])
+def test_axis_kinds_by_hand(table, kind, shape, attrs, comm, rounds):
+    row = priced(table, kind, shape, attrs=attrs)
+    assert row["comm_bytes"] == pytest.approx(comm, rel=1e-9, abs=1e-9)
+    assert row["rounds"] == rounds
+    assert row["latency_s"] == pytest.approx(row["compute_s"] + comm, rel=1e-9, abs=1e-9)
+
+
+def test_axis_kinds_compute_and_64_bit_ring_by_hand(table):
+    # relu_softmax at l = 64 (mixed_ring = 0): the reciprocal is 6,252.8 B per row instead.
+    row = priced(at_64_bits(table), "relu_softmax", {"batch": 2, "rows": 3, "cols": 4})
+    assert row["comm_bytes"] == pytest.approx(24 * (CMP + MUX) + 6 * RECIP64 + 24 * (2 * OLE + TR))
+    # compute: poly degree 4 at 1.6558 ns per byte of products; relu_softmax 0.1914 s per call + 24 x (1.9467 +
+    # 0.21446) us + 6 x 194.21 us + 24 x 243.59 B x 1.6558 ns; topk 2 of 8 (2 rows): 2 x (14 x (1.9467 + 2 x
+    # 0.21446) + 8 x (1.9467 + 0.21446)) us (the equality's time priced as a comparison's); prune sort 4 x 8:
+    # 6 x (1.9467 + 18 x 0.21446) us.
+    assert priced(table, "poly", {"rows": 2, "cols": 3}, attrs={"degree": 4})["compute_s"] == pytest.approx(
+        1.6558e-9 * 6 * 518.91)
+    assert priced(table, "relu_softmax", {"batch": 2, "rows": 3, "cols": 4})["compute_s"] == pytest.approx(
+        0.1914 + 24 * (1.9467e-6 + 2.1446e-7) + 6 * 1.9421e-4 + 1.6558e-9 * 24 * 243.59)
+    assert priced(table, "topk", {"rows": 2, "cols": 8}, attrs={"top": 2})["compute_s"] == pytest.approx(
+        2 * (14 * (1.9467e-6 + 2 * 2.1446e-7) + 8 * (1.9467e-6 + 2.1446e-7)))
+    assert priced(table, "prune", {"batch": 1, "rows": 4, "cols": 8, "kept": 2},
+                  attrs={"method": "sort"})["compute_s"] == pytest.approx(6 * (1.9467e-6 + 18 * 2.1446e-7))
+
+
 def test_compute_by_hand(table):
     c = table.constants
     # linear (2, 3, 4): 24 MACs x 4.867 ns + 12 weights x 8.150 ns.
@@ -314,3 +371,42 @@ def test_costs_grow_with_context(table):
             for t in (16, 32, 64, 128)]
     assert all(a < b for a, b in zip(comm, comm[1:]))
     assert all(math.isfinite(c) for c in comm)
+
+
+# ---- aero-secretflow's estimated router and token pruning -----------------------------------------------------
+# AERO ran BumbleBee's protocols on SecretFlow; its fitted table (cost_tables/aero-secretflow.yaml, from
+# cost_tables/templates/aero-secretflow.yaml by `pidse calibrate`) has no test file of its own for these kinds.
+# Its topk and prune are estimates priced as its argmax: a comparison 86 B (SPU Cheetah README, 64 bits), a select
+# 43 B (half of argmax's 86 B for two), 8 rounds per comparison level; no compute (as argmax). poly and
+# relu_softmax are unknown there (no product or reciprocal cost outside the fitted softmax, like mul).
+AERO_HAND = [
+    # topk 2 of 8, 2 rows (16 logits): 2 passes x 172 x 16 = 5,504 + one masking (86 + 43) x 16 = 2,064 -> 7,568 B;
+    # rounds 8 x 2 x 3 + 8 = 56.
+    ("topk", {"rows": 2, "cols": 8}, {"top": 2}, 7568.0, 56),
+    # topk 1 of 5 = argmax's 172 x 5 = 860 B; 8 x ceil(log2 5) = 24 rounds (argmax: 8 log2 5 = 18.6).
+    ("topk", {"rows": 1, "cols": 5}, {"top": 1}, 860.0, 24),
+    # prune sort = 1, 4 tokens x 8: 6 compare-and-swaps x (86 + 18 x 43) = 6 x 860 = 5,160 B; 3 stages x 8 = 24.
+    ("prune", {"batch": 1, "rows": 4, "cols": 8, "kept": 2}, {"method": "sort"}, 5160.0, 24),
+    # sort = 0, 2 sequences: (4 x 86 + 6 x (43 + 774)) x 2 = (344 + 4,902) x 2 = 10,492 B; rounds 8 + 3 x 8 = 32.
+    ("prune", {"batch": 2, "rows": 4, "cols": 8, "kept": 2}, {"method": "threshold"}, 10492.0, 32),
+    ("prune", {"batch": 1, "rows": 1, "cols": 8, "kept": 1}, {"method": "sort"}, 0, 0),
+]
+
+
+@pytest.mark.parametrize("kind,shape,attrs,comm,rounds", AERO_HAND,
+                         ids=[f"aero-{k}-{'-'.join(map(str, a.values()))}" for k, _, a, _, _ in AERO_HAND])
+def test_aero_secretflow_axis_kinds_by_hand(kind, shape, attrs, comm, rounds):
+    row = priced(load_table("aero-secretflow"), kind, shape, attrs=attrs)
+    assert (row["comm_bytes"], row["rounds"], row["compute_s"]) == (pytest.approx(comm), rounds, 0)
+
+
+def test_aero_secretflow_template_carries_the_unfitted_entries():
+    """A re-fit copies entries without coefficients from the template: the new kinds must be there, the same."""
+    import yaml
+
+    from pidse.resources import TABLES_DIR
+    template = yaml.safe_load((TABLES_DIR / "templates" / "aero-secretflow.yaml").read_text())["ops"]
+    shipped = load_table("aero-secretflow").raw["ops"]
+    for kind in ("poly", "relu_softmax", "topk", "prune"):
+        assert {k: str(v) for k, v in template[kind].items()} == {k: str(v) for k, v in shipped[kind].items()}
+    assert set(load_table("aero-secretflow").unknown) >= {"poly", "relu_softmax"}

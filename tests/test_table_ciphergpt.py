@@ -79,9 +79,35 @@ def test_formula_by_hand(kind, shape, comm, rounds, compute):
     assert_priced_by_hand(priced(kind, shape), comm, rounds, compute)
 
 
+# The architecture-axis kinds (poly, topk, prune), estimates: a product with its truncation 1359.75 + 613.32 =
+# 1973.07 B / 10 rounds at 10.23 ns per OT byte; CipherGPT's own top-K 2708.08 B and 95.923 us per logit.
+HAND_AXES = [
+    # poly degree 2: 6 x 1973.07 = 11,838.42 B; 1 round of products (10).
+    ("poly", {"rows": 2, "cols": 3}, {"degree": 2}, 11838.42, 10, 1.0230e-8 * 11838.42),
+    # degree 4: 3 products x 6 = 35,515.26 B, 2 rounds of products; degree 5: 4 x 6 = 47,353.68 B, 3 rounds.
+    ("poly", {"rows": 2, "cols": 3}, {"degree": 4}, 35515.26, 20, 1.0230e-8 * 35515.26),
+    ("poly", {"rows": 2, "cols": 3}, {"degree": 5}, 47353.68, 30, 1.0230e-8 * 47353.68),
+    # topk 2 of 8, 2 rows: shuffle + quick-select per logit, 16 x 2708.08 = 43,329.28 B (independent of top);
+    # rounds 4 (shuffle) + (6 + 1) x 3 = 25; 16 x 95.923 us.
+    ("topk", {"rows": 2, "cols": 8}, {"top": 2}, 43329.28, 25, 9.5923e-5 * 16),
+    # prune sort = 1, 4 tokens x 8: 6 compare-and-swaps x (674.5 + 18 x 41.25) = 8502 B; 3 stages x 8 = 24 rounds.
+    ("prune", {"batch": 1, "rows": 4, "cols": 8, "kept": 2}, {"method": "sort"}, 8502.0, 24, 1.0230e-8 * 8502),
+    # sort = 0, 2 sequences: (4 x 674.5 + 6 x (18.5 + 742.5)) x 2 = 14,528 B; 6 + 3 x (2 + 2) = 18 rounds.
+    ("prune", {"batch": 2, "rows": 4, "cols": 8, "kept": 2}, {"method": "threshold"}, 14528.0, 18,
+     1.0230e-8 * 14528),
+    ("prune", {"batch": 1, "rows": 1, "cols": 8, "kept": 1}, {"method": "sort"}, 0, 0, 0),
+]
+
+
+@pytest.mark.parametrize("kind,shape,attrs,comm,rounds,compute", HAND_AXES,
+                         ids=[f"{k}-{'-'.join(map(str, a.values()))}" for k, _, a, _, _, _ in HAND_AXES])
+def test_axis_kinds_by_hand(kind, shape, attrs, comm, rounds, compute):
+    assert_priced_by_hand(priced(kind, shape, attrs=attrs), comm, rounds, compute)
+
+
 def test_kinds_ciphergpt_never_ran_are_unknown_with_a_reason():
     table = load_table(NAME)
-    assert set(table.unknown) == {"power_softmax", "silu"}
+    assert set(table.unknown) == {"power_softmax", "silu", "relu_softmax"}  # relu_softmax: no reciprocal cost
     assert all(why.strip() for why in table.unknown.values())
 
 

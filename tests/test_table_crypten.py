@@ -7,6 +7,9 @@
     was fitted on them (every formula is CrypTen's construction): none is IN-SAMPLE. Row 173 is not expressible
     (SecFormer's "CrypTen" GeLU is PUMA's piecewise GeLU at d_ff = 3072): its test states the numbers;
 (c) the CLI.
+The architecture-axis kinds (poly, relu_softmax, topk, prune) are CrypTen constructions with no published figure
+of their own: by hand only (MPCFormer's Quad / 2Quad / 2ReLU, as MPCFormer's code runs them, are
+tests/test_table_mpcformer.py's).
 """
 from __future__ import annotations
 
@@ -102,6 +105,52 @@ def test_layernorm_and_small_kinds_by_hand(table):
         assert one(table, kind, rows=2, cols=3)["comm_bytes"] == 0
 
 
+@pytest.mark.parametrize("degree,comm,rounds", [(2, 96, 1), (3, 384, 2), (4, 384, 2), (5, 864, 3), (8, 864, 3),
+                                                  (9, 1728, 4)])
+def test_poly_by_hand(table, degree, comm, rounds):
+    """CrypTen's polynomial() on 2 x 3 elements: [x, x^2] by one square (16 B); while the stack holds fewer than d
+    terms, the stack (s terms) times its highest term, a broadcast product: 16 s + 16 B, doubling it.
+    d = 2: 16 B per element -> 96 B, 1 round; d = 3, 4: 16 + (32 + 16) = 64 -> 384 B, 2 rounds; d = 5..8:
+    64 + (64 + 16) = 144 -> 864 B, 3 rounds; d = 9: 144 + (128 + 16) = 288 -> 1728 B, 4 rounds
+    (= 16 (2^c + c - 2) with c = ceil(log2 d))."""
+    row = one(table, "poly", {"degree": degree}, rows=2, cols=3)
+    assert (row["comm_bytes"], row["rounds"]) == (comm, rounds)
+    assert row["compute_s"] == pytest.approx(1.12e-10 * comm)
+
+
+def test_relu_softmax_by_hand(table):
+    """2ReLU, one head, 2 rows of 4: per score relu 432 + 32 and the broadcast product 16 = 480 x 8 = 3840; per row
+    the all_pos reciprocal 608 + the broadcast operand 16 = 624 x 2 = 1248 -> 5088 B; 9 + 28 + 1 = 38 rounds.
+    Masked scores are computed too (no `kept`)."""
+    row = one(table, "relu_softmax", batch=1, rows=2, cols=4)
+    assert (row["comm_bytes"], row["rounds"]) == (5088, 38)
+    assert one(table, "relu_softmax", {"causal": True}, batch=1, rows=2, cols=4)["comm_bytes"] == 5088
+
+
+def test_topk_by_hand(table):
+    """Router over 8 experts, top 2, 3 tokens: 2 passes of the argmax (10,464 B and 56 rounds per row of 8, see
+    test_layernorm_and_small_kinds_by_hand); masking the winner by a public multiple of its one-hot is local:
+    2 x 3 x 10,464 = 62,784 B, 112 rounds."""
+    row = one(table, "topk", {"top": 2}, rows=3, cols=8)
+    assert (row["comm_bytes"], row["rounds"]) == (62784, 112)
+    assert row["comm_bytes"] == 2 * one(table, "argmax", rows=3, cols=8)["comm_bytes"]
+
+
+@pytest.mark.parametrize("method,rows,comm,rounds", [
+    ("sort", 4, 6144, 27), ("threshold", 4, 4800, 14), ("sort", 1, 0, 0), ("threshold", 1, 864, 8),
+    ("sort", 8, 24576, 54)])
+def test_prune_by_hand(table, method, rows, comm, rounds):
+    """2 sequences of `rows` tokens of 3 elements. L = ceil(log2 rows), S = L (L + 1) / 2 stages of rows / 2
+    compare-and-swaps. A swap: a' = a + c (b - a) over the row and its key, one product by the broadcast bit c:
+    16 x (3 + 1) + 16 = 80 B.
+    sort, 4 tokens: L = 2, S = 3, 6 swaps x (432 + 80) = 3072 per sequence -> 6144 B; 3 x (8 + 1) = 27 rounds.
+    threshold, 4 tokens: 4 x 432 = 1728, then 6 swaps on 1-bit keys x (32 + 80) = 672 -> 2400 x 2 = 4800 B;
+    8 + 3 x 2 = 14 rounds. One token: no sort (0 B; threshold 2 x 432 = 864 B, 8 rounds).
+    sort, 8 tokens: L = 3, S = 6, 24 swaps x 512 = 12,288 x 2 = 24,576 B, 54 rounds."""
+    row = one(table, "prune", {"method": method}, batch=2, rows=rows, cols=3, kept=max(rows // 2, 1))
+    assert (row["comm_bytes"], row["rounds"]) == (comm, rounds)
+
+
 # ---- (b) published per-op rows (BERT, T = 512) ------------------------------------------------------------------
 
 def ops(table, sets=(), tokens=512):
@@ -176,3 +225,16 @@ def test_cli_estimate_bert_base():
     assert result.exit_code == 0, result.output
     refused = CliRunner().invoke(app, ["estimate", "bert_base", "-p", NAME, "--phase", "offline"])
     assert refused.exit_code == 2  # the TTP's traffic is not modelled: online only
+
+
+def test_cli_prices_the_new_axes():
+    """Quad + 2Quad (BERT), 2ReLU attention, a polynomial FFN, token pruning (both methods) and a mixture of
+    experts all price under CrypTen."""
+    for spec, sets in (("bert_base", ["ffn.activation=quad", "attention.kind=2quad"]),
+                       ("bert_base", ["attention.kind=relu", "ffn.activation=poly", "ffn.degree=4"]),
+                       ("bert_base", ["pruning.schedule=[{after: 1, keep: 0.5}]"]),
+                       ("bert_base", ["pruning.schedule=[{after: 1, keep: 0.5}]", "pruning.method=threshold"]),
+                       ("tinyllama_1.1b", ["ffn.experts=8", "ffn.top_k=2", "model.layers=2"])):
+        args = [a for s_ in sets for a in ("--set", s_)]
+        result = CliRunner().invoke(app, ["estimate", spec, "-p", NAME, *args])
+        assert result.exit_code == 0, (sets, result.output)

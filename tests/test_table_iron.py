@@ -87,9 +87,39 @@ def test_formula_by_hand(kind, shape, comm, rounds, compute):
     assert_priced_by_hand(priced(kind, shape), comm, rounds, compute)
 
 
+# The architecture-axis kinds (poly, topk, prune), estimates from the same primitives at 8.39 ns per OT byte.
+# A product with its truncation 1359.75 + 613.3 = 1973.05 B; Iron's optimised square (cross term only, §4.2.2)
+# 1359.75 / 2 + 613.3 = 1293.175 B; 2 + 8 = 10 rounds either way.
+HAND_AXES = [
+    # poly degree 2: x^2 is a square: 6 x 1293.175 = 7759.05 B; 1 round of products.
+    ("poly", {"rows": 2, "cols": 3}, {"degree": 2}, 7759.05, 10, 8.39e-9 * 7759.05),
+    # degree 4: x^2, x^4 squares, x^3 a product: 6 x (2 x 1293.175 + 1973.05) = 27,356.4 B; 2 rounds of products.
+    ("poly", {"rows": 2, "cols": 3}, {"degree": 4}, 27356.4, 20, 8.39e-9 * 27356.4),
+    # degree 5: floor(5/2) = 2 squares (x^2, x^4), ceil(5/2) - 1 = 2 products (x^3, x^5):
+    # 6 x (2 x 1293.175 + 2 x 1973.05) = 39,194.7 B; ceil(log2 5) = 3 -> 30 rounds.
+    ("poly", {"rows": 2, "cols": 3}, {"degree": 5}, 39194.7, 30, 8.39e-9 * 39194.7),
+    # topk 2 of 8, 2 rows: per row 2 passes x 7 x 757 = 10,598 + a masking 8 x 715.75 = 5,726 -> x 2 = 32,648 B;
+    # rounds 2 x 3 x 8 + 8 = 56. topk 1 of 5 = the argmax: 3028 B, 24 rounds.
+    ("topk", {"rows": 2, "cols": 8}, {"top": 2}, 32648.0, 56, 8.39e-9 * 32648),
+    ("topk", {"rows": 1, "cols": 5}, {"top": 1}, 3028.0, 24, 8.39e-9 * 3028),
+    # prune sort = 1, 4 tokens x 8: 6 compare-and-swaps x (674.5 + 18 x 41.25) = 8502 B; 3 stages x 8 = 24 rounds.
+    ("prune", {"batch": 1, "rows": 4, "cols": 8, "kept": 2}, {"method": "sort"}, 8502.0, 24, 8.39e-9 * 8502),
+    # sort = 0, 2 sequences: (4 x 674.5 + 6 x (18.5 + 742.5)) x 2 = 14,528 B; 6 + 3 x (2 + 2) = 18 rounds.
+    ("prune", {"batch": 2, "rows": 4, "cols": 8, "kept": 2}, {"method": "threshold"}, 14528.0, 18,
+     8.39e-9 * 14528),
+    ("prune", {"batch": 1, "rows": 1, "cols": 8, "kept": 1}, {"method": "sort"}, 0, 0, 0),
+]
+
+
+@pytest.mark.parametrize("kind,shape,attrs,comm,rounds,compute", HAND_AXES,
+                         ids=[f"{k}-{'-'.join(map(str, a.values()))}" for k, _, a, _, _, _ in HAND_AXES])
+def test_axis_kinds_by_hand(kind, shape, attrs, comm, rounds, compute):
+    assert_priced_by_hand(priced(kind, shape, attrs=attrs), comm, rounds, compute)
+
+
 def test_kinds_iron_never_ran_are_unknown_with_a_reason():
     table = load_table(NAME)
-    assert set(table.unknown) == {"power_softmax", "silu"}
+    assert set(table.unknown) == {"power_softmax", "silu", "relu_softmax"}  # relu_softmax: no reciprocal cost
     assert all(why.strip() for why in table.unknown.values())
 
 

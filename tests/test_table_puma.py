@@ -155,3 +155,113 @@ def test_whole_model_validation_only(table, row, sets, tokens, network, publishe
 def test_cli_estimate_bert_base():
     result = CliRunner().invoke(app, ["estimate", "bert_base", "-p", NAME])
     assert result.exit_code == 0, result.output
+
+
+# ---- (d) issue 14's op kinds, by hand (puma and puma-aby3 share the constructions; puma-aby3 has no compute) ----
+
+AXES = [
+    # poly degree 2 (Quad), 2 x 3: the square (24 + 96) and one truncation of the coefficient sum (96): 216 B per
+    # element -> 1296 B; ceil(log2 2) x 4 + 3 = 7 rounds.
+    ("poly", {"degree": 2}, {"rows": 2, "cols": 3}, 1296, 7),
+    # degree 4: x^2, x^3, x^4 (3 x 120) + 96 = 456 B per element -> 2736 B; 2 x 4 + 3 = 11 rounds.
+    ("poly", {"degree": 4}, {"rows": 2, "cols": 3}, 2736, 11),
+    # degree 27, one element: 26 x 120 + 96 = 3216 B; ceil(log2 27) = 5: 5 x 4 + 3 = 23 rounds.
+    ("poly", {"degree": 27}, {"rows": 1, "cols": 1}, 3216, 23),
+    # relu_softmax, 1 head x 2 queries x 4 keys: 8 x (192 + 24 + 24 + 96) = 2688 + 2 reciprocals x 912 = 4512 B;
+    # 8 + 1 + 32 + 1 + 3 = 45 rounds.
+    ("relu_softmax", {}, {"batch": 1, "rows": 2, "cols": 4}, 4512, 45),
+    # topk, 4 tokens x 8 experts, top 2: per token 2 x (7 x (192 + 48) + 8 x (192 + 24)) = 6816 -> 27,264 B;
+    # 2 x (3 + 1) x 9 = 72 rounds.
+    ("topk", {"top": 2}, {"rows": 4, "cols": 8}, 27264, 72),
+    # prune, sort (BOLT), 4 tokens of 8 values: L = 2, 4/2 x 2 x 3/2 = 6 swaps in 3 stages:
+    # 6 x (192 + 9 x 24) = 2448 B; 3 x (8 + 1) = 27 rounds. Two sequences: 4896 B, the same rounds.
+    ("prune", {"method": "sort"}, {"batch": 1, "rows": 4, "cols": 8, "kept": 2}, 2448, 27),
+    ("prune", {"method": "sort"}, {"batch": 2, "rows": 4, "cols": 8, "kept": 2}, 4896, 27),
+    # prune, threshold (CipherPrune): 4 x 192 + 6 swaps x (24 + 9 x 24) = 768 + 1440 = 2208 B; 8 + 3 x 2 = 14.
+    ("prune", {"method": "threshold"}, {"batch": 1, "rows": 4, "cols": 8, "kept": 2}, 2208, 14),
+    # one token: nothing to sort (L = 0); the threshold still compares it: 192 B, 8 rounds.
+    ("prune", {"method": "sort"}, {"batch": 1, "rows": 1, "cols": 8, "kept": 1}, 0, 0),
+    ("prune", {"method": "threshold"}, {"batch": 1, "rows": 1, "cols": 8, "kept": 1}, 192, 8),
+]
+
+
+@pytest.mark.parametrize("name", ["puma", "puma-aby3"])
+@pytest.mark.parametrize("kind,attrs,shape,comm,rounds", AXES,
+                         ids=[f"{a[0]}-{i}" for i, a in enumerate(AXES)])
+def test_new_kinds_by_hand(name, kind, attrs, shape, comm, rounds):
+    row = one(load_table(name), kind, attrs, **shape)
+    assert row["comm_bytes"] == pytest.approx(comm) and row["rounds"] == rounds
+    assert row["grade"] == ("derived" if kind in ("poly", "relu_softmax") else "estimate")
+    assert row["compute_s"] > 0 if name == "puma" else row["compute_s"] == 0
+
+
+def test_new_kinds_compute_is_composed_from_borrowed_entries(table):
+    """puma's compute for the new kinds is built from its own borrowed spu-aby3 entries: Quad on 2 x 3 = one mul
+    and one scale per element (+ scale's per-call term); 2ReLU = relu + power_softmax."""
+    quad = one(table, "poly", {"degree": 2}, rows=2, cols=3)["compute_s"]
+    assert quad == pytest.approx(0.0602 * ((4.97849e-07 + 1.37673e-06) * 6 + 0.0111364))
+    shape = {"batch": 1, "rows": 2, "cols": 4}
+    relu_softmax = one(table, "relu_softmax", **shape)["compute_s"]
+    assert relu_softmax == pytest.approx(one(table, "relu", rows=2, cols=4)["compute_s"]
+                                         + one(table, "power_softmax", {"power": 2}, **shape)["compute_s"])
+
+
+def test_crosscheck_quad_on_crypten():
+    """SecFormer Table 3 (protocols.md §8) runs MPCFormer's Quad GeLU on CrypTen: 0.604 GB for BERT-base at
+    T = 512 (not a CSV row). This table's poly count at degree 2 with CrypTen's costs (product 32 B, truncation
+    local): 32 B per element x 12 x 512 x 3072 = 18,874,368 elements = 0.60398 GB (-0.003%). A cross-check of
+    the construction's count (one square), not of SPU's bytes."""
+    assert bert_gb(on_crypten(load_table(NAME)), ["ffn.activation=quad"], "poly") == pytest.approx(0.604, rel=1e-3)
+
+
+def test_bert_base_quad_2quad_by_kind():
+    """BERT-base T = 128 with Quad and 2Quad: poly 12 x 128 x 3072 x 216 B = 1.0192 GB (GELU's 1320 B per element:
+    6.2285 GB); 2Quad 12 x 12 x 128 x 128 x (2 x 120) + 12 x 12 x 128 x 912 = 0.5830 GB (softmax 2.9572 GB)."""
+    spec = load_spec(BERT, ["ffn.activation=quad", "attention.kind=2quad"], 128)
+    rows = estimate(spec, table=load_table(NAME), setting=Setting(Network("x", 1e10, 0.0), None)).ops
+    by_kind = {k: sum(r["comm_bytes"] for r in rows if r["kind"] == k) for k in ("poly", "power_softmax")}
+    assert by_kind["poly"] == 12 * 128 * 3072 * 216
+    assert by_kind["power_softmax"] == 12 * 12 * 128 * 128 * 240 + 12 * 12 * 128 * 912
+
+
+# ---- (e) a batch of sequences: the graph multiplies rows by inference.batch -------------------------------------
+
+PRUNE_HALF = "pruning.schedule=[{after: 1, keep: 0.5}]"
+BATCH_SPECS = [("bert_base", []),
+               ("bert_base", ["ffn.activation=quad", "attention.kind=relu", PRUNE_HALF]),
+               ("tinyllama_1.1b", ["model.layers=2", "ffn.experts=8", "ffn.top_k=2"])]
+
+
+@pytest.mark.parametrize("spec,sets", BATCH_SPECS, ids=["bert", "bert-quad-relu-pruned", "tinyllama-moe"])
+def test_batch_of_8_scales_bytes_exactly_8x_and_keeps_the_rounds(table, spec, sets):
+    """Every PUMA formula is per output element, per row or per token (weights are shared once, not per query;
+    the one-hot embedding and the LM head are per token): communication scales exactly 8x for every op kind, new
+    ones included, and the batch runs side by side in the same rounds. Compute does not (spu-aby3's fits carry
+    weight terms: linear k n, lm_head k n, the embedding's vocab x dim, and per-call constants)."""
+    est = {b: estimate(load_spec(spec, sets + [f"inference.batch={b}"]), table=table,
+                       setting=Setting(Network("x", 1e10, 1e-3), None)) for b in (1, 8)}
+    kinds = {r["kind"] for r in est[1].ops}
+    for kind in kinds:
+        comm, rounds = ({b: sum(r[m] for r in est[b].ops if r["kind"] == kind) for b in (1, 8)}
+                        for m in ("comm_bytes", "rounds"))
+        assert comm[8] == pytest.approx(8 * comm[1], rel=1e-12, abs=0) and rounds[8] == rounds[1], kind
+    lm_head = {b: sum(r["compute_s"] for r in est[b].ops if r["kind"] == "lm_head") for b in (1, 8)}
+    assert lm_head[8] == pytest.approx(lm_head[1])  # k x n and a constant: no term in the batch
+
+
+# ---- (f) the measured SPU tables: kinds their calibration has no program for are unknown, as it writes them ----
+
+def test_spu_tables_mark_the_new_kinds_unknown_as_the_calibration_writes_them():
+    from pidse.calibrate.engines.spu_calibrate import KINDS, NO_PROGRAM, unmeasured
+    from pidse.ops import OP_KINDS
+
+    assert {k: unmeasured(k) for k in ("poly", "relu_softmax", "topk", "prune")} == \
+        {k: {"unknown": NO_PROGRAM} for k in ("poly", "relu_softmax", "topk", "prune")}
+    assert all(unmeasured(k) == {"unknown": "not measured in this calibration run"} for k in KINDS)
+    for protocol in ("aby3", "semi2k", "cheetah"):
+        path = ROOT / "cost_tables" / f"spu-{protocol}.yaml"
+        raw = yaml.safe_load(path.read_text())
+        assert list(raw["ops"]) == list(OP_KINDS)  # the calibration's order
+        table = load_table(str(path))
+        for kind in set(OP_KINDS) - set(KINDS):
+            assert raw["ops"][kind] == unmeasured(kind) and kind in table.unknown, (protocol, kind)

@@ -125,6 +125,85 @@ def test_ring_width_is_a_constant(table):
     assert one(with_bits(table, 37), "gelu", rows=1, cols=8)["comm_bytes"] == pytest.approx(208)
 
 
+# The architecture-axis kinds (no SIGMA figure exists for any: constructions on SIGMA's gates, graded estimate).
+# K(n = 50) = 43 x 129 + 254 = 5801, K(f = 12) = 5 x 129 + 254 = 899, K(13) = 6 x 129 + 254 = 1028 bits.
+
+def test_poly_by_hand(table):
+    """Quad on 2 x 3: one Beaver product + GapARS (4n = 200 bits) and the GapARS after the public coefficients
+    (2n = 100): 300 bits x 6 = 225 B; 2 x 1 + 1 = 3 rounds. Degree 5: 4 x 200 + 100 = 900 bits = 112.5 B per
+    element, 2 x 3 + 1 = 7 rounds. Key per party per element (d = 2): 3n + K(f) + 2n = 1149, + K(f) + 2n = 999 ->
+    2148 bits; dealer 6 x 2 x 2148 / 8 = 3222 B."""
+    row = one(table, "poly", attrs={"degree": 2}, rows=2, cols=3)
+    assert row["comm_bytes"] == pytest.approx(225) and row["rounds"] == 3
+    assert row["compute_s"] == pytest.approx(8.96e-11 * 6 * 2148 / 8)
+    assert one(table, "poly", "offline", attrs={"degree": 2}, rows=2, cols=3)["comm_bytes"] == pytest.approx(3222)
+    row = one(table, "poly", attrs={"degree": 5}, rows=1, cols=1)
+    assert row["comm_bytes"] == pytest.approx(112.5) and row["rounds"] == 7
+
+
+def test_relu_softmax_by_hand(table):
+    """2ReLU, one head, 2 rows of 4: per score ReLU 2 + 100, product 100, GapARS 100 = 302 bits x 8 = 2416; per row
+    interval lookup 200 + LUT 100 = 300 x 2 = 600 -> 3016 bits = 377 B; 6 rounds. Causal (7 kept scores): 2114 +
+    600 = 2714 bits = 339.25 B. Keys per party: per score 5801 + 899 + 1 + 400 = 7101 (x 8 = 56,808), per row
+    2 x 5801 + 1028 + 13 + 300 = 12,943 (x 2 = 25,886) -> 82,694 bits; dealer 2 x 82,694 / 8 = 20,673.5 B."""
+    row = one(table, "relu_softmax", batch=1, rows=2, cols=4)
+    assert row["comm_bytes"] == pytest.approx(377) and row["rounds"] == 6
+    assert one(table, "relu_softmax", attrs={"causal": True}, batch=1, rows=2, cols=4)["comm_bytes"] == \
+        pytest.approx(339.25)
+    assert one(table, "relu_softmax", "offline", batch=1, rows=2, cols=4)["comm_bytes"] == pytest.approx(20673.5)
+
+
+def test_topk_by_hand(table):
+    """Top 2 of 8 experts, one token: 2 trees of 7 comparisons x (2 + 200) = 2828 bits, one one-hot between the
+    passes 8 x 100 = 800 -> 3628 bits = 453.5 B; 2 x 2 x 3 + 1 = 13 rounds. Key per party: 2 x 7 x (5801 + 1 + 300)
+    = 85,428, one-hot: the index domain (3 bits) is below nu, a 254-bit seed, + 8 x 50 = 654 -> 86,082 bits;
+    dealer 21,520.5 B."""
+    row = one(table, "topk", attrs={"top": 2}, rows=1, cols=8)
+    assert row["comm_bytes"] == pytest.approx(453.5) and row["rounds"] == 13
+    assert one(table, "topk", "offline", attrs={"top": 2}, rows=1, cols=8)["comm_bytes"] == pytest.approx(21520.5)
+
+
+@pytest.mark.parametrize("method,comm,rounds,key_B", [("sort", 226.5, 6, 9378), ("threshold", 154, 7, 6261)])
+def test_prune_by_hand(table, method, comm, rounds, key_B):
+    """4 tokens of 2 elements: S = 3 stages of 2 swaps = 6 swaps.
+    sort: per swap DReLU bit 2 + select over 3 elements 300 = 302 bits x 6 = 1812 bits = 226.5 B; 2 x 3 = 6 rounds.
+      Key per party per swap 5801 + 1 + 450 = 6252 x 6 = 37,512 bits; dealer 2 x 37,512 / 8 = 9378 B.
+    threshold: 4 DReLU bits x 2 = 8, per swap AND 2 + select over the row 200 + key bit 2 = 204 x 6 = 1224 ->
+      1232 bits = 154 B; 1 + 6 = 7 rounds. Key 4 x 5802 + 6 x (6 + 300) = 23,208 + 1836 = 25,044 bits; dealer
+      6261 B."""
+    row = one(table, "prune", attrs={"method": method}, batch=1, rows=4, cols=2, kept=2)
+    assert row["comm_bytes"] == pytest.approx(comm) and row["rounds"] == rounds
+    off = one(table, "prune", "offline", attrs={"method": method}, batch=1, rows=4, cols=2, kept=2)
+    assert off["comm_bytes"] == pytest.approx(key_B)
+
+
+@pytest.mark.parametrize("kind,shape,attrs,comm,rounds", [
+    # poly d = 2 on 2 x 3: (2 x 1 + 1) reveals x 16 B x 6 = 288 B; 3 rounds. d = 4: 7 x 16 = 112 B, 5 rounds.
+    ("poly", {"rows": 2, "cols": 3}, {"degree": 2}, 288, 3), ("poly", {"rows": 1, "cols": 1}, {"degree": 4}, 112, 5),
+    # relu_softmax 2 x 4: 4 reveals x 16 x 8 scores = 512 + 3 x 16 x 2 rows = 96 -> 608 B; 6 rounds.
+    ("relu_softmax", {"batch": 1, "rows": 2, "cols": 4}, None, 608, 6),
+    # topk 2 of 8: 16 x (3 x 2 x 7 + 8) = 800 B; 2 x 2 x 3 + 1 = 13 rounds.
+    ("topk", {"rows": 1, "cols": 8}, {"top": 2}, 800, 13),
+    # prune 4 tokens of 2: 6 swaps x (2 + 2) reveals x 16 = 384 B, 6 rounds; threshold 16 x (4 + 24) = 448 B, 7.
+    ("prune", {"batch": 1, "rows": 4, "cols": 2, "kept": 2}, {"method": "sort"}, 384, 6),
+    ("prune", {"batch": 1, "rows": 4, "cols": 2, "kept": 2}, {"method": "threshold"}, 448, 7)])
+def test_sigma_fss_new_kinds_by_hand(kind, shape, attrs, comm, rounds):
+    """sigma-fss (the earlier literature table, 16 B per 64-bit reveal, no compute): the same constructions counted
+    in reveals."""
+    row = price_op(load_table("sigma-fss"), kind, shape, Setting(Network("test", 8.0, 0.0)), attrs)
+    assert (row["comm_bytes"], row["rounds"], row["compute_s"]) == (comm, rounds, 0)
+
+
+def test_cli_prices_the_new_axes():
+    for spec, sets in (("bert_base", ["attention.kind=relu", "ffn.activation=quad"]),
+                       ("bert_base", ["pruning.schedule=[{after: 1, keep: 0.5}]"]),
+                       ("tinyllama_1.1b", ["ffn.experts=8", "ffn.top_k=2", "model.layers=2"])):
+        for name in (NAME, "sigma-fss"):
+            args = [a for s_ in sets for a in ("--set", s_)]
+            result = CliRunner().invoke(app, ["estimate", spec, "-p", name, *args])
+            assert result.exit_code == 0, (name, sets, result.output)
+
+
 # ---- (b) SIGMA Table 3, S-GPU column (GiB, all layers, T = 128) ---------------------------------------------------
 
 MODELS = {  # spec, --set overrides, SIGMA's ring width

@@ -35,6 +35,15 @@ _ROWS = {"softmax": "batch*rows", "power_softmax": "batch*rows"}
 _REDUCE = ("softmax", "power_softmax", "layernorm", "rmsnorm", "argmax")
 KINDS = ("linear", "lm_head", "embedding", "matmul", "softmax", "power_softmax", "layernorm", "rmsnorm", "gelu",
          "relu", "silu", "mul", "add", "scale", "rope", "argmax")
+# What a table says for an op kind it holds no measurement of: a measured table never guesses
+NOT_RUN = "not measured in this calibration run"
+NO_PROGRAM = ("not measured: pidse calibrate --engine spu has no SPU program for this op kind "
+              "(pidse/calibrate/engines/spu_ops.py), and a measured table holds no estimates")
+
+
+def unmeasured(kind: str) -> dict:
+    """The entry of an op kind the run did not measure: `unknown`, with why."""
+    return {"unknown": NOT_RUN if kind in KINDS else NO_PROGRAM}
 
 
 def terms(kind: str) -> list[str]:
@@ -322,7 +331,7 @@ def _table(protocol, shapes, repeats, session, ops, fit, rows, session_setup, el
                        if protocol == "cheetah" else "") + ". For SEMI2K and ABY3 every party sends one message "
                        "per round, so this is the round count; for CHEETAH it bounds the round trips from above "
                        "(each needs a message from both sides) and can overcount batched OT traffic.",
-        "ops": {k: ops.get(k) or {"unknown": "not measured in this calibration run"} for k in OP_KINDS},
+        "ops": {k: ops.get(k) or unmeasured(k) for k in OP_KINDS},
         "notes": [
             "compute_s is the measured wall time of all parties as threads on this development machine (2 "
             "CPU cores, shared with other jobs) over an in-memory link: indicative only, not a server's speed.",

@@ -95,7 +95,8 @@ def depth_values(pieces, table, depth: list, columns: tuple) -> np.ndarray:
     """Rows of `columns` for every (layers, prune_last) in `depth`, under CKKS table `table`."""
     import numpy as np
 
-    if pieces.generate > 1:  # decode steps repeat the layers: price every depth in full
+    if pieces.generate > 1 or not pieces.uniform:  # decode steps repeat the layers, pruning makes them
+        # differ: price every depth in full
         index = {c: i for i, c in enumerate(columns)}
         out = []
         for L, k in depth:

@@ -12,15 +12,24 @@ ciphertext inputs in graph order, or an earlier step), the levels it consumes an
 set. walk.py beside this file walks the steps of the whole graph and places the bootstraps; nothing here knows levels.
 Embedding lookup and argmax run on the client (it embeds its tokens and decrypts the logits), as in NEXUS,
 THOR and the Power-Softmax encrypted runs: no server steps.
+Polynomial activations (`poly`, MPCFormer's Quad at degree 2) are one polynomial on every slot, priced by depth
+and products like any other (poly_depth, poly_cmul); MPCFormer's 2ReLU (`relu_softmax`) is the table's ReLU
+polynomial, then softmax's normalisation (row sum, Goldschmidt inverse, product); 2Quad is a Power-Softmax of
+power 2 after a public shift. Ranking encrypted values against each other (a router's top-k, token pruning)
+needs sign polynomials in comparison networks that no source in our notes prices: those kinds (UNPRICED) have
+no steps here, and every CKKS table says `unknown: why` for them.
 """
 from __future__ import annotations
 
 import math
 from dataclasses import dataclass, field
 
+from pidse.ops import shape_values
+
 # OpenFHE Chebyshev series depth by degree (he.md, P): (highest degree, levels).
 CHEBYSHEV_DEPTH = ((5, 4), (13, 5), (27, 6), (59, 7), (119, 8), (247, 9), (495, 10))
 CLIENT_SIDE = ("embedding", "argmax")
+UNPRICED = ("topk", "prune")  # no HE construction here: a table declares them `unknown: why`
 
 
 @dataclass
@@ -141,17 +150,25 @@ def matmul(shape: dict, attrs: dict, in_cts: list, table) -> list[Step]:
 
 def softmax(shape: dict, attrs: dict, in_cts: list, table, method: str) -> list[Step]:
     """Row-wise normalisation of the scores. nexus: exp as a Taylor polynomial, row sums, one Goldschmidt
-    inverse, one product. power: x^p (p even: log2 p squarings), the row mean (1/cols is a public constant,
-    folded into the inverse's scaling), one Goldschmidt inverse on a bounded domain, one product. cho
-    (normalise-and-square): a low-degree exp of x / 2^r, normalised, then r rounds of square-and-normalise."""
+    inverse, one product. power: x^p (p even: log2 p squarings; 2Quad's public shift x + c one scalar add), the
+    row mean (1/cols is a public constant, folded into the inverse's scaling), one Goldschmidt inverse on a
+    bounded domain, one product. relu (2ReLU): the table's ReLU polynomial in place of x^p, then the same
+    normalisation, with relu_softmax's settings or else power_softmax's. cho (normalise-and-square): a
+    low-degree exp of x / 2^r, normalised, then r rounds of square-and-normalise."""
     b, rows, cols = shape["batch"], shape["rows"], shape["cols"]
     S = table.slots
     n_s = score_cts(b, rows, cols, table)
-    kind = "power_softmax" if method == "power" else method  # where the method's settings live
-    k = table.setting(kind, "goldschmidt_iterations", 3)
-    if table.setting(kind, "inverse_domain", "mean") == "sum":  # sums of exps span ~cols x more
+    kind = {"power": "power_softmax", "relu": "relu_softmax"}.get(method, method)  # where its settings live
+
+    def setting(key: str, default):
+        if method == "relu":
+            default = table.setting("power_softmax", key, default)
+        return table.setting(kind, key, default)
+
+    k = setting("goldschmidt_iterations", 3)
+    if setting("inverse_domain", "mean") == "sum":  # sums of exps span ~cols x more
         k += math.ceil(math.log2(cols))
-    if table.setting(kind, "packing", table.raw.get("packing", {}).get("scores", "rows_in_slots")) == "keys_across":
+    if setting("packing", table.raw.get("packing", {}).get("scores", "rows_in_slots")) == "keys_across":
         r = keys_per_ct(b, rows, table)  # adds across ciphertexts, then log2(r) rotations inside one
         n_r = ct(b * rows * r, S)
         log = math.ceil(math.log2(r)) if r > 1 else 0
@@ -170,8 +187,12 @@ def softmax(shape: dict, attrs: dict, in_cts: list, table, method: str) -> list[
         p = attrs["power"]
         squarings = math.ceil(math.log2(p))
         products = squarings + bin(p).count("1") - 1
-        return [Step("power", ("in0",), squarings, n_s, {"cmul": products * n_s, "rescale": products * n_s}),
-                *normalise("", "power")]
+        counts = {"cmul": products * n_s, "rescale": products * n_s}
+        if attrs.get("shift"):
+            counts["add"] = n_s
+        return [Step("power", ("in0",), squarings, n_s, counts), *normalise("", "power")]
+    if method == "relu":
+        return [polynomial("relu", "in0", table.setting("relu", "degree", 27), n_s), *normalise("", "relu")]
     steps = [polynomial("exp", "in0", table.setting(kind, "exp_degree", 8), n_s), *normalise("", "exp")]
     if method == "cho":
         for r in range(1, table.setting(kind, "rounds", 1) + 1):
@@ -202,9 +223,29 @@ def norm(shape: dict, attrs: dict, in_cts: list, table, kind: str) -> list[Step]
     return steps
 
 
+def priced(kind: str, table) -> bool:
+    """Whether `table` can price op kind `kind` (ops.py has its steps and the table does not say unknown)."""
+    return kind not in UNPRICED and kind not in table.unknown_ops
+
+
+def stand_in(kind: str, shape: dict, attrs: dict, table) -> list[Step]:
+    """An op the table cannot price (with --allow-missing): its first input passed on, no levels and no calls,
+    in as many ciphertexts as its output needs, so that the walk goes on while the op stays uncosted."""
+    if kind == "prune":
+        elements = shape["batch"] * shape["kept"] * shape["cols"]
+    elif kind == "topk":
+        elements = shape["rows"] * attrs.get("top", shape["cols"])
+    else:
+        elements = shape_values(kind, shape, attrs)["elements"]
+    return [Step("uncosted", ("in0",), 0, ct(elements, table.slots), {})]
+
+
 def expand(kind: str, shape: dict, attrs: dict, in_cts: list, table) -> list[Step]:
-    """The HE steps of one op (an empty list for client-side ops)."""
+    """The HE steps of one op (an empty list for client-side ops); the missing-cost error for a kind the table
+    cannot price."""
     S = table.slots
+    if not priced(kind, table):
+        raise table.op_unknown(kind)
     if kind in CLIENT_SIDE:
         return []
     if kind in ("linear", "lm_head"):
@@ -215,11 +256,15 @@ def expand(kind: str, shape: dict, attrs: dict, in_cts: list, table) -> list[Ste
         steps = softmax(shape, attrs, in_cts, table, table.setting("softmax", "method", "nexus"))
     elif kind == "power_softmax":
         steps = softmax(shape, attrs, in_cts, table, "power")
+    elif kind == "relu_softmax":
+        steps = softmax(shape, attrs, in_cts, table, "relu")
     elif kind in ("layernorm", "rmsnorm"):
         steps = norm(shape, attrs, in_cts, table, kind)
     elif kind in ("gelu", "relu", "silu"):
         cts = ct(shape["rows"] * shape["cols"], S)
         steps = [polynomial("poly", "in0", table.setting(kind, "degree", 27), cts)]
+    elif kind == "poly":  # public coefficients, the degree from the graph (Quad: 2)
+        steps = [polynomial("poly", "in0", attrs["degree"], ct(shape["rows"] * shape["cols"], S))]
     else:
         cts = ct(shape["rows"] * shape["cols"], S)
         if kind == "add":  # residual: ciphertext adds; one input only: a plaintext (positions) added

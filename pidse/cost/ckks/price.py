@@ -11,7 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from pidse.cost.ckks.ops import ct, expand
+from pidse.cost.ckks.ops import ct, expand, priced, stand_in
 from pidse.cost.ckks.table import PRIMITIVES
 from pidse.cost.ckks.walk import Walk
 from pidse.cost.family import GRADES, Priced
@@ -52,14 +52,20 @@ def price_he(rows: list[dict], edges: list, table, setting, allow_missing: bool 
     preds: dict = {}
     for src, dst in edges:
         preds.setdefault(dst, []).append(src)
-    downloads = {}
+    downloads, missing = {}, set()
     for row in rows:
         op, kind = row["op"], row["kind"]
         inputs = [walk.outputs[p] for p in preds.get(op, ()) if p in walk.outputs]
         if kind == "embedding":
             walk.source(op, ct(row["shape"]["tokens"] * row["shape"]["dim"], table.slots))
             continue
-        steps = expand(kind, row["shape"], row["attrs"], [walk.tensors[i].cts for i in inputs], table)
+        if not priced(kind, table):
+            if not allow_missing:
+                raise table.op_unknown(kind, op)
+            missing.add(op)  # left uncosted; a stand-in keeps the walk going
+            steps = stand_in(kind, row["shape"], row["attrs"], table)
+        else:
+            steps = expand(kind, row["shape"], row["attrs"], [walk.tensors[i].cts for i in inputs], table)
         walk.run(op, steps, inputs)
         if kind == "argmax":
             downloads[op] = inputs[0]
@@ -97,13 +103,13 @@ def price_he(rows: list[dict], edges: list, table, setting, allow_missing: bool 
             comm = walk.tensors[downloads[op]].cts * table.ciphertext_bytes(0)
         rounds = 1.0 if kind == "embedding" else 0.0
         secs = [acc[f"{p}_s"] for p in PRIMITIVES]
-        compute = None if any(s is None for s in secs) else float(sum(secs))
+        compute = None if any(s is None for s in secs) or op in missing else float(sum(secs))
         if compute is None and kind not in uncosted:
             uncosted.append(kind)
+        source = f"{name}#primitives" + (f",ops.{kind}" if kind in table.ops else "")
         row.update(comm_bytes=comm, rounds=rounds, compute_s=compute,
                    latency_s=None if compute is None else setting.latency_s(comm, rounds, compute),
-                   source=f"{name}#primitives" + (f",ops.{kind}" if kind in table.ops else ""),
-                   grade=_grade(table, acc))
+                   source=None if op in missing else source, grade=_grade(table, acc))
         if compute is None:
             row.update(comm_bytes=None, rounds=None)
     layers, boots = _layers(rows, walk, table)

@@ -6,7 +6,9 @@ A CKKS table replaces the MPC table's per-op formulas by three parts (see cost_t
   primitives  seconds per call of each primitive in PRIMITIVES, flat or level-dependent ({level: seconds}
               measured at a few levels, linear in between), each with source and grade;
               `unknown: why` where the table cannot price one (an estimate that needs it is then an error)
-  ops         algorithm choices per op kind (softmax method, polynomial degrees, iteration counts), with sources
+  ops         algorithm choices per op kind (softmax method, polynomial degrees, iteration counts), with sources;
+              `<kind>: {unknown: why}` for an op kind the table cannot price (an estimate that uses it is then an
+              error, or with --allow-missing the op is left uncosted)
 How an op turns into primitive counts is ops.py beside this file; where bootstraps go is walk.py.
 """
 from __future__ import annotations
@@ -16,6 +18,7 @@ from dataclasses import dataclass, field
 from pidse.cost.family import GRADES
 from pidse.cost.setting import table_metadata, table_network
 from pidse.errors import InputError
+from pidse.ops import OP_KINDS
 from pidse.schema import reject_unknown, split_unknown, suggest
 
 PRIMITIVES = ("encode", "pmul", "cmul", "rot", "rescale", "add", "bootstrap")
@@ -31,6 +34,7 @@ SOFTMAX_SETTINGS = {"exp_degree", "goldschmidt_iterations", "inverse_domain", "r
 OP_SETTINGS = {
     "softmax": {"method", "nexus", "cho"},
     "power_softmax": SOFTMAX_SETTINGS - {"exp_degree", "rounds"},
+    "relu_softmax": SOFTMAX_SETTINGS - {"exp_degree", "rounds"},  # else power_softmax's (ops.py softmax)
     "gelu": {"degree"}, "relu": {"degree"}, "silu": {"degree"},
     "layernorm": {"method", "iterations", "degree"}, "rmsnorm": {"method", "iterations", "degree"},
 }
@@ -74,6 +78,7 @@ class CkksTable:
     family: str = "ckks"
     parties: int = 2  # client and server
     unknown: dict = field(default_factory=dict)  # primitive -> why it is not priced
+    unknown_ops: dict = field(default_factory=dict)  # op kind -> why the table cannot price it
     system: str = ""  # the published system the table models
     matches: tuple = ()  # regexes on published measurements' `system` column
     hardware: object = None  # Hardware the primitive prices were measured on
@@ -94,6 +99,13 @@ class CkksTable:
         """An op's setting; `softmax.<method>.<key>` for the softmax variants (kind "nexus" or "cho")."""
         where = self.ops.get("softmax", {}).get(kind, {}) if kind in ("nexus", "cho") else self.ops.get(kind, {})
         return where.get(key, default)
+
+    def op_unknown(self, kind: str, op: str = "") -> InputError:
+        """The missing-cost error for an op kind the table cannot price (as an MPC table's missing entry)."""
+        why = self.unknown_ops.get(kind, "not listed")
+        used = f" (used by {op})" if op else ""
+        return InputError(self.path, f"ops.{kind}", f"a cost for op kind '{kind}'{used}; the table has none "
+                          f"({why}); pass --allow-missing to list such ops as uncosted")
 
     def ciphertext_bytes(self, level: int) -> float:
         """2 polynomials x N coefficients x log2(Q_level) bits (he.md: size = 2 N log2 Q)."""
@@ -142,11 +154,16 @@ def load_ckks(src: str, data: dict) -> CkksTable:
     if missing:
         raise InputError(src, f"primitives.{missing[0]}", "a cost, or `unknown: why` (never a silent 0)")
 
-    ops = {}
+    ops, unknown_ops = {}, {}
     for kind, spec in (data["ops"] or {}).items():
+        if kind in OP_KINDS and isinstance(spec, dict) and "unknown" in spec:
+            if set(spec) != {"unknown"} or not spec["unknown"]:
+                raise InputError(src, f"ops.{kind}", "`unknown: why` alone (or the op's settings)", spec)
+            unknown_ops[kind] = str(spec["unknown"])
+            continue
         if kind not in OP_SETTINGS:
-            raise InputError(src, f"ops.{kind}", "an op kind with HE settings (" + ", ".join(OP_SETTINGS) + ")"
-                             + suggest(kind, OP_SETTINGS))
+            raise InputError(src, f"ops.{kind}", "an op kind with HE settings (" + ", ".join(OP_SETTINGS) + "), or "
+                             "any op kind with `unknown: why`" + suggest(kind, OP_SETTINGS))
         _settings(src, f"ops.{kind}", spec, OP_SETTINGS[kind], kind)
         ops[kind] = dict(spec or {})
 
@@ -157,6 +174,7 @@ def load_ckks(src: str, data: dict) -> CkksTable:
     network = table_network(src, data.get("network"), presets_only=True)
     return CkksTable(data["name"], data.get("description", ""), data.get("scheme", "CKKS"), network,
                      {k: params[k] for k in PARAM_KEYS}, primitives, ops, keys, src, data, unknown=unknown,
+                     unknown_ops=unknown_ops,
                      **table_metadata(src, data, "evaluation keys are one-time and reported apart"))
 
 
