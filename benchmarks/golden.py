@@ -24,6 +24,7 @@ ROOT = Path(__file__).resolve().parents[1]
 REPORT_COMMANDS = [  # the commands that made the committed reports (reports/training needs training runs)
     "pidse sweep --context 128,256,512 --out reports --overwrite",
     "pidse sweep --space he_vs_mpc --out reports/he_vs_mpc --overwrite",
+    "pidse sweep --space aero_plus --out reports/aero_plus --overwrite",
     "pidse validate --published --out reports --overwrite",
     "pidse scaling arch_specs/gpt2_sm_ln_g.yaml -p aero-secretflow --plot reports/scaling_gpt2_sm_ln_g.png",
     f"{sys.executable} benchmarks/anchors.py > reports/anchors.md",

@@ -130,3 +130,14 @@ def test_estimate_prices_the_axes_from_the_command_line(tmp_path):
     kinds = {row["kind"] for row in out["breakdown"]["rows"]}
     assert {"poly", "power_softmax", "prune"} <= kinds
     assert "2Quad:12xR128x128 2Quad:132xR64x64" in out["nonlinear_ops"]
+
+
+def test_shipped_space_adds_quad_2quad_and_word_elimination_to_aero():
+    """arch_specs/spaces/aero_plus.yaml: AERO's axes x MPCFormer's Quad/2Quad x BOLT's word elimination. 2 norms x 3
+    attentions x 2 entropy settings x 2 token choices x (4 activations x standard/scaled + the fused identity FFN)
+    = 24 x 9 = 216 valid structures of 288 combinations."""
+    space = load_space("aero_plus")
+    structures, skipped = space.structures(128)
+    assert (len(structures), skipped) == (216, 72)
+    kinds = {(s.spec.attention.kind, s.spec.ffn.activation, bool(s.spec.pruning.schedule)) for s in structures}
+    assert ("2quad", "quad", True) in kinds and ("softmax", "gelu", False) in kinds
