@@ -8,7 +8,7 @@ from typing import Optional
 import typer
 
 from pidse.cli.options import Format
-from pidse.errors import user_errors
+from pidse.errors import InputError, user_errors
 from pidse.schema import int_list, name_list
 
 
@@ -23,7 +23,7 @@ def sweep(
                                           help="Network presets, comma-separated; `table` is the table's own "
                                                "(default: the space's)."),
     out: Optional[Path] = typer.Option(None, "--out", "-o", metavar="DIR", show_default=False,
-                                       help="Folder for sweep.csv, sweep.md and the plots (default: a new folder "
+                                       help="Folder for the points, sweep.md and the plots (default: a new folder "
                                             "pidse-sweep in the working directory)."),
     overwrite: bool = typer.Option(False, "--overwrite", help="Replace an earlier sweep in --out (its sweep.md "
                                    "and files of the same names)."),
@@ -31,6 +31,9 @@ def sweep(
                                       help="Measured-perplexity database (default $PIDSE_DB, else "
                                            "~/.local/share/pidse/ppl.sqlite)."),
     fmt: Format = typer.Option(Format.table, "--format", "-f", help="Format of the summary printed to stdout."),
+    points: str = typer.Option("auto", "--points", metavar="auto|csv|parquet",
+                               help="File for every point: sweep.csv, or sweep.parquet (columnar; auto: above "
+                                    "200,000 points)."),
 ):
     """Evaluate every point of a design space, join measured perplexities, mark the Pareto fronts
     (perplexity vs communication, vs latency) and write a CSV, a Markdown report and plots.
@@ -40,12 +43,14 @@ def sweep(
     from pidse.cost.registry import load_table
     from pidse.cost.setting import resolve_network
     from pidse.ppl.db import open_db
-    from pidse.report.sweep import render_summary, write_outputs
+    from pidse.report.sweep import POINT_FORMATS, render_summary, write_outputs
     from pidse.search.space import load_space
     from pidse.search.sweep import sweep as run_sweep
 
     from pidse.files import output_dir
 
+    if points not in POINT_FORMATS:
+        raise InputError("--points", None, "one of " + ", ".join(POINT_FORMATS), points)
     design = load_space(space)
     contexts = int_list(context, "--context") if context else list(design.contexts) or [128]
     protocols = name_list(protocol, "--protocol") or design.protocols
@@ -58,14 +63,14 @@ def sweep(
     bars = _Bars()
 
     given = (("--context", context), ("--space", None if space == "aero" else space), ("--protocol", protocol),
-             ("--network", network), ("--out", out))
+             ("--network", network), ("--out", out), ("--points", None if points == "auto" else points))
     command = " ".join(["pidse sweep"] + [f"{k} {v}" for k, v in given if v is not None]
                        + (["--overwrite"] if overwrite else []))
     out = output_dir(out, "pidse-sweep", "sweep.md", overwrite)
     _warn_networks(protocols, networks)
     with bars as bar, open_db(db) as store:
         df = run_sweep(design, contexts, protocols, networks, db=store, progress=bar)
-        written = write_outputs(df, design, out, command, progress=bar)
+        written = write_outputs(df, design, out, command, progress=bar, points=points)
     typer.echo(render_summary(df, fmt.value).rstrip("\n"))
     typer.echo(f"wrote {len(written)} files to {out}/ ({len(df):,} points): "
                + ", ".join(p.name for p in written), err=True)

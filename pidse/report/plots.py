@@ -301,7 +301,7 @@ def breakdown_plot(df, context: int, path, protocol=None, network=None) -> None:
     steps = aero_steps(rows)[::-1]  # the baseline on top
     if not steps:
         raise ValueError(f"no AERO steps (SM+LN+G, ...) in the space at context {context}")
-    kinds = [k for k in OP_KINDS if any(s[f"comm_bytes:{k}"] or s[f"latency_s:{k}"] for s in steps)]
+    kinds = [k for k in OP_KINDS if any(s.get(f"comm_bytes:{k}", 0) or s.get(f"latency_s:{k}", 0) for s in steps)]
     fig, axes = plt.subplots(1, 2, figsize=(13, 0.55 * len(steps) + 2.2), dpi=DPI, sharey=True)
     for ax, objective in zip(axes, ("comm_bytes", "latency_s")):
         scale, label, unit = axis(objective, [s[objective] for s in steps])

@@ -1,6 +1,6 @@
 """The sweep's outputs: a tidy CSV, a Markdown report with its plots, and a short summary for the terminal.
 
-    write_outputs(df, space, out_dir, command)   # sweep.csv, sweep.md and the PNGs of every context
+    write_outputs(df, space, out_dir, command)   # sweep.csv (or .parquet), sweep.md, the PNGs of every context
     summary(df)                                  # fronts and headline savings per context, as plain data
 
 Every number in the report is pidse's (cost table, sweep, measured-perplexity database). The paper's costs
@@ -34,7 +34,8 @@ PLOTS = ("front_comm", "front_latency", "savings", "breakdown")
 
 def jobs(df) -> list[tuple]:
     """(context, protocol, network) of the sweep, in the frame's order."""
-    return list(dict.fromkeys(zip(df["context"], df["protocol"], df["network"])))
+    keys = df[["context", "protocol", "network"]].drop_duplicates()  # vectorised: a sweep has millions of rows
+    return [(int(c), p, n) for c, p, n in keys.itertuples(index=False)]
 
 
 def headline(rows) -> dict | None:
@@ -87,7 +88,8 @@ def wish_list(rows, n: int = WISH_LIST, cheapest_any: int = WISH_ANY):
     (cheaper than every measured run) rank first, by cost; only the `cheapest_any` cheapest of them are kept,
     so that the list also shows finite targets. Returns (rows, number of infinite groups in all).
     """
-    todo = rows[rows["ppl_status"] == "unmeasured"].copy()
+    keep = ["label", "layers", "arch_key", "comm_bytes", "latency_s", "break_even_comm_bytes", "break_even_latency_s"]
+    todo = rows.loc[rows["ppl_status"] == "unmeasured", keep]
     todo["break_even"] = np.fmax(todo["break_even_comm_bytes"], todo["break_even_latency_s"])
     todo = todo[todo["break_even"].notna()]
     key = todo["arch_key"].where(todo["arch_key"].notna(), todo["label"] + "|" + todo["layers"].astype(str))
@@ -95,12 +97,15 @@ def wish_list(rows, n: int = WISH_LIST, cheapest_any: int = WISH_ANY):
         ["break_even", "comm_bytes", "latency_s", "_len", "label"],
         ascending=[False, True, True, True, True]).drop_duplicates("_key")
     same = ["break_even", "break_even_comm_bytes", "break_even_latency_s", "comm_bytes", "latency_s", "layers"]
-    groups = todo.groupby(same, sort=False, dropna=False)
-    first = groups.head(1).copy()
-    first["label"] = groups["label"].transform(lambda s: " / ".join(s)).loc[first.index]
+    group = todo.groupby(same, sort=False, dropna=False).ngroup().to_numpy()  # in order of first appearance
+    firsts = np.unique(group, return_index=True)[1]
+    first = todo.iloc[firsts].copy()
     infinite = np.isinf(first["break_even"].to_numpy())
-    kept = np.flatnonzero(infinite)[:cheapest_any].tolist() + np.flatnonzero(~infinite).tolist()
-    return first.iloc[kept].head(n), int(infinite.sum())
+    kept = (np.flatnonzero(infinite)[:cheapest_any].tolist() + np.flatnonzero(~infinite).tolist())[:n]
+    first = first.iloc[kept]
+    labels = todo["label"].to_numpy()  # only the kept groups' labels are joined: a sweep has millions of points
+    first["label"] = [" / ".join(labels[group == g]) for g in group[firsts[kept]]]
+    return first, int(infinite.sum())
 
 
 def summary(df) -> list[dict]:
@@ -120,12 +125,28 @@ def summary(df) -> list[dict]:
 
 # ---- files --------------------------------------------------------------------------------------------------
 
-def write_outputs(df, space, out_dir, command: str, progress=None) -> list[Path]:
-    """sweep.csv (every point), the plots of every context and sweep.md into `out_dir`; the paths written."""
+POINT_FORMATS = ("auto", "csv", "parquet")
+CSV_MAX_POINTS = 200_000  # auto: above this, Parquet (formatting a million rows as text dominates a sweep)
+
+
+def write_points(df, out: Path, points: str = "auto") -> Path:
+    """Every point: sweep.csv, or sweep.parquet (columnar, pyarrow) when `points` says so or, with auto, when
+    there are more than CSV_MAX_POINTS. Either reads back with pandas (read_csv / read_parquet)."""
+    if points == "parquet" or (points == "auto" and len(df) > CSV_MAX_POINTS):
+        path = out / "sweep.parquet"
+        df.to_parquet(path, index=False, compression="zstd")
+    else:
+        path = out / "sweep.csv"
+        df.to_csv(path, index=False, float_format="%.10g")
+    return path
+
+
+def write_outputs(df, space, out_dir, command: str, progress=None, points: str = "auto") -> list[Path]:
+    """The points (sweep.csv or sweep.parquet), the plots of every context and sweep.md into `out_dir`; the
+    paths written."""
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
-    written = [out / "sweep.csv"]
-    df.to_csv(written[0], index=False, float_format="%.10g")
+    written = [write_points(df, out, points)]
     several = len(jobs(df)) > len(set(df["context"]))
     images = {}
     todo = jobs(df)
@@ -148,13 +169,14 @@ def write_outputs(df, space, out_dir, command: str, progress=None) -> list[Path]
 
     he_files, he_lines = he_vs_mpc(df, out)
     path = out / "sweep.md"
-    path.write_text(markdown(df, space, images, command) + "\n".join(he_lines) + ("\n" if he_lines else ""))
+    text = markdown(df, space, images, command, written[0].name)
+    path.write_text(text + "\n".join(he_lines) + ("\n" if he_lines else ""))
     return written + he_files + [path]
 
 
 # ---- Markdown -----------------------------------------------------------------------------------------------
 
-def markdown(df, space, images: dict, command: str) -> str:
+def markdown(df, space, images: dict, command: str, points_file: str = "sweep.csv") -> str:
     lines = [f"# Design-space sweep: {space.name}", "",
              f"Generated by `{command}`; regenerate with the same command. Costs come from the cost table, "
              "perplexities from the measured-perplexity database (`pidse ppl list`); fronts, savings and "
@@ -165,7 +187,7 @@ def markdown(df, space, images: dict, command: str) -> str:
     lines += ["", "## Headline: AERO's final softmax-only model against SM+LN+G", ""]
     lines += _headlines(summaries)
     for job in jobs(df):
-        lines += [""] + _context_section(rows_of(df, *job), images.get(job, {}))
+        lines += [""] + _context_section(rows_of(df, *job), images.get(job, {}), points_file)
     lines += ["", "## Reading the wish list", "",
               "For a design without a measured perplexity, its break-even perplexity is the highest perplexity "
               "at which it would still join the front of the measured runs: the lowest perplexity among "
@@ -243,7 +265,7 @@ def _headlines(summaries: list[dict]) -> list[str]:
     return [grid(header, body, markdown=True), "", text]
 
 
-def _context_section(rows, images: dict) -> list[str]:
+def _context_section(rows, images: dict, points_file: str) -> list[str]:
     context, protocol, network = rows["context"].iloc[0], rows["protocol"].iloc[0], rows["network"].iloc[0]
     dataset = rows["dataset"].iloc[0] or "any dataset"
     lines = [f"## T = {context} ({dataset}; {protocol}, network {network})", ""]
@@ -277,7 +299,7 @@ def _context_section(rows, images: dict) -> list[str]:
               f"Unmeasured designs ranked by break-even perplexity: train one to a perplexity below it and it joins "
               f"a front (top {WISH_LIST}; see the end of the report). Variants with the same costs and target "
               "share a row." + (f" {n_any} groups are cheaper than every measured run (`∞`); the "
-                                f"{min(n_any, WISH_ANY)} cheapest are shown, `sweep.csv` has every point."
+                                f"{min(n_any, WISH_ANY)} cheapest are shown, `{points_file}` has every point."
                                 if n_any else ""), ""]
     body = [[str(i + 1), r["label"], str(int(r["layers"])), _be(r["break_even"]), _be(r["break_even_comm_bytes"]),
              _be(r["break_even_latency_s"]), _cost(r["comm_bytes"], "comm_bytes"), _cost(r["latency_s"], "latency_s")]

@@ -40,8 +40,6 @@ def evaluate(space: Space, contexts, protocols=None, networks=None, progress=Non
     tables = {p: load_table(p) for p in protocols}
     depth = [(L, k) for L in space.layers for k in space.prune_values(L)]
     Lp, kp = (np.array(v, dtype=float) for v in zip(*depth))
-    by_kind = {m: [INDEX[f"{m}:{k}"] for k in OP_KINDS] for m in KIND_METRICS}
-    latency_columns = ["latency_s"] + [f"latency_s:{k}" for k in OP_KINDS]
     frames, skipped = [], 0
     jobs = [(T, p) for T in contexts for p in protocols]
     for T, protocol in jobs:
@@ -56,25 +54,37 @@ def evaluate(space: Space, contexts, protocols=None, networks=None, progress=Non
         sid = np.repeat(np.arange(n_s), n_d)
         columns = {"structure": sid, "layers": np.tile(Lp, n_s).astype(int),
                    "prune_last": np.tile(kp, n_s).astype(int)}
-        for axis in space.axes:
-            names = [st.choices[axis] for st in structures]
-            columns[axis] = pd.Categorical.from_codes(sid, categories=list(dict.fromkeys(names))) \
-                if len(set(names)) == len(names) else np.array(names, dtype=object)[sid]
+        for axis in space.axes:  # categorical: a code per row, the names once
+            codes, names = pd.factorize(np.array([st.choices[axis] for st in structures], dtype=object))
+            columns[axis] = pd.Categorical.from_codes(codes[sid], categories=list(names))
         ids = pd.DataFrame(columns)
-        costs = pd.DataFrame(values, columns=list(COLUMNS), copy=False)
+        # per-kind columns only for the kinds some point has (a space uses about half of them): memory and
+        # file size; sweep() fills a kind another job has with 0
+        used = values.any(axis=0)
+        kinds = [k for k in OP_KINDS if any(used[INDEX[f"{m}:{k}"]] for m in KIND_METRICS)]
+        kept = list(METRICS) + [f"{m}:{k}" for m in KIND_METRICS for k in kinds]
+        values = values[:, [INDEX[c] for c in kept]]
+        at = {c: i for i, c in enumerate(kept)}
+        by_kind = {m: [at[f"{m}:{k}"] for k in kinds] for m in KIND_METRICS}
+        costs = pd.DataFrame(values, columns=kept, copy=False)
         labels = _labels(structures, Lp, kp)
         for name in networks:
             net = resolve_network(name, table=table)
             latency = np.column_stack([
-                latency_s(values[:, INDEX["compute_s"]], values[:, INDEX["comm_bytes"]], values[:, INDEX["rounds"]],
+                latency_s(values[:, at["compute_s"]], values[:, at["comm_bytes"]], values[:, at["rounds"]],
                           net.bandwidth_bps, net.rtt_s),
                 latency_s(values[:, by_kind["compute_s"]], values[:, by_kind["comm_bytes"]],
                           values[:, by_kind["rounds"]], net.bandwidth_bps, net.rtt_s),
-            ]) if len(values) else np.zeros((0, len(latency_columns)))
-            tail = pd.DataFrame({"context": np.full(len(values), T), "protocol": protocol, "label": labels})
+            ]) if len(values) else np.zeros((0, 1 + len(kinds)))
+            tail = pd.DataFrame({"context": np.full(len(values), T), "label": labels,
+                                 "protocol": pd.Categorical.from_codes(np.zeros(len(values), dtype=np.int8),
+                                                                       [protocol]),
+                                 "network": pd.Categorical.from_codes(np.zeros(len(values), dtype=np.int8),
+                                                                      [net.name])})
+            latency_columns = ["latency_s"] + [f"latency_s:{k}" for k in kinds]
             frame = pd.concat([ids, costs, tail, pd.DataFrame(latency, columns=latency_columns, copy=False)],
                               axis=1)
-            frames.append((T, structures, frame.assign(network=net.name)))
+            frames.append((T, structures, frame))
     return frames, skipped
 
 
@@ -146,7 +156,8 @@ def mark_fronts(frame, objectives=("comm_bytes", "latency_s")):
 
 
 def sweep(space: Space, contexts=None, protocols=None, networks=None, db=None, progress=None):
-    """The whole sweep as one DataFrame: costs, measured perplexities, fronts, break-even perplexities."""
+    """The whole sweep as one DataFrame: costs, measured perplexities, fronts, break-even perplexities. Per op
+    kind (`comm_bytes:softmax`, ...) only the kinds some point has: a missing column is a kind no point uses."""
     import pandas as pd
 
     contexts = list(contexts or space.contexts or [128])
@@ -159,5 +170,7 @@ def sweep(space: Space, contexts=None, protocols=None, networks=None, db=None, p
         frame["dataset"] = setting.dataset
         out.append(mark_fronts(frame))
     result = pd.concat(out, ignore_index=True)
+    kind_columns = [c for c in result.columns if ":" in c]  # a kind one job lacks costs 0 there, never NaN
+    result[kind_columns] = result[kind_columns].fillna(0.0)
     result.attrs["skipped_invalid"] = skipped
     return result
