@@ -10,6 +10,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from pidse.calibrate import ckks, fit
+from pidse.calibrate.csvfile import is_file
 from pidse.errors import InputError
 from pidse.files import check_target
 from pidse.report.render import residual_report
@@ -20,7 +21,10 @@ def template_family(template) -> str | None:
     """The `family:` a template declares ("mpc" when it declares none), or None when it is not a file (the
     fit then reports the missing template)."""
     path = Path(template)
-    return read_mapping(path).get("family", "mpc") if path.is_file() else None
+    family = read_mapping(path).get("family", "mpc") if is_file(path) else None
+    if family is not None and not isinstance(family, str):
+        raise InputError(path, "family", "a family pidse can calibrate: " + ", ".join(CALIBRATORS), family)
+    return family
 
 
 def _fit_formulas(data, template, out, fmt: str) -> tuple[str, list[str]]:
@@ -46,7 +50,10 @@ def calibrate_file(data, template, out=None, fmt: str = "table") -> tuple[str, l
     """Fit or derive the table `template` describes from the measurements in `data`, write it to `out` if
     given. Returns the summary for stdout and the lines for stderr (warnings, the file written)."""
     if out:
-        check_target(out)  # a bad --out fails before the work, not after
+        try:
+            check_target(out)  # a bad --out fails before the work, not after
+        except OSError as err:
+            raise InputError(out, None, f"a file that can be written ({err.strerror})") from None
     family = template_family(template) or "mpc"  # a missing template: the fit names it
     if family not in CALIBRATORS:
         raise InputError(template, "family", "a family pidse can calibrate: " + ", ".join(CALIBRATORS), family)

@@ -14,23 +14,34 @@ The fitted table records the data, the coefficients, and the residuals of every 
 """
 from __future__ import annotations
 
-import csv
 import datetime
+import math
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Literal
 
 import numpy as np
 
+from pidse.calibrate.csvfile import is_file, number, read_csv
+from pidse.cost import mpc
 from pidse.cost.family import GRADES
-from pidse.cost.formula import Formula
-from pidse.cost.mpc import METRICS
+from pidse.cost.formula import FormulaError
+from pidse.cost.mpc import MAX_COST, METRICS
 from pidse.cost.setting import load_networks
 from pidse.errors import InputError
 from pidse.files import dump_yaml, write_text_atomic
 from pidse.model.estimate import estimate
-from pidse.ops import OP_KINDS, formula_symbols, shape_values
+from pidse.ops import formula_symbols, shape_values
+from pidse.schema import BANDWIDTH_BPS, RTT_S, from_mapping, suggest
 from pidse.spec.labels import resolve_label
 from pidse.spec.load import load_spec, read_mapping
+
+# What a measurement may say (beyond these it is a typo, and the fit's relative errors would overflow).
+# (column, factor to bytes or seconds, lowest, highest), in the column's own unit.
+COMM = (("comm_bytes", 1.0, 1.0, MAX_COST), ("comm_gb", 1e9, 1e-9, MAX_COST / 1e9))
+LATENCY = (("latency_s", 1.0, 1e-9, 1e12), ("latency_min", 60.0, 1e-9, 1e10))
+WEIGHT = (("weight", 1.0, 1e-6, 1e6),)
+MAX_PENALTY = 1e6
 
 
 @dataclass
@@ -62,74 +73,79 @@ def read_rows(path: str | Path) -> list[Row]:
     `family`,`arch` labels (+ `layers`,`heads`,`d_model`,`vocab`); `context`; `comm_bytes` or `comm_gb`;
     optional `latency_s` or `latency_min`; optional `network` (preset the measurement claims), `source`."""
     path = Path(path)
-    if not path.is_file():
-        raise InputError(path, None, "an existing CSV of measurements")
     rows = []
-    with path.open(newline="") as fh:
-        for line, rec in enumerate(csv.DictReader(fh), start=2):
-            where = f"line {line}"
-            try:
-                if rec.get("spec"):
-                    spec_path = (path.parent / rec["spec"]) if not Path(rec["spec"]).is_file() else rec["spec"]
-                    overrides = [s for s in (rec.get("set") or "").split(";") if s.strip()]
-                else:
-                    spec_path, overrides = resolve_label(rec.get("family") or "", rec.get("arch") or "", rec,
-                                                         f"{path}: {where}")
-                context = int(rec["context"])
-                spec = load_spec(spec_path, overrides, context)
-                comm = _number(rec, where, path, ("comm_bytes", 1.0), ("comm_gb", 1e9))
-                latency = _number(rec, where, path, ("latency_s", 1.0), ("latency_min", 60.0), required=False)
-                weight = _number(rec, where, path, ("weight", 1.0), required=False) or 1.0
-            except (KeyError, ValueError) as err:
-                raise InputError(path, where, f"a measurement row ({err})") from None
-            name = rec.get("label") or rec.get("arch") or spec.name
-            rows.append(Row(f"{name} T={context}", spec, comm, latency, rec.get("network") or None,
-                            rec.get("source", ""), weight))
+    presets = load_networks()
+    for line, rec in read_csv(path, "measurements", ("context",)):
+        where = f"line {line}"
+        if rec.get("spec"):
+            spec_path = (path.parent / rec["spec"]) if not is_file(rec["spec"]) else rec["spec"]
+            overrides = [s for s in (rec.get("set") or "").split(";") if s.strip()]
+        else:
+            spec_path, overrides = resolve_label(rec.get("family") or "", rec.get("arch") or "", rec,
+                                                 f"{path}: {where}")
+        context = number(rec["context"], path, f"{where}: context", 1, 2**31, whole=True)
+        comm = _number(rec, where, path, COMM)
+        latency = _number(rec, where, path, LATENCY, required=False)
+        weight = _number(rec, where, path, WEIGHT, required=False) or 1.0
+        network = rec.get("network") or None
+        if network is not None and network not in presets:
+            raise InputError(path, f"{where}: network", "a network preset (" + ", ".join(presets) + ") or empty"
+                             + suggest(network, presets), network)
+        spec = load_spec(spec_path, overrides, context)
+        name = rec.get("label") or rec.get("arch") or spec.name
+        rows.append(Row(f"{name} T={context}", spec, comm, latency, network, rec.get("source", ""), weight))
     if not rows:
         raise InputError(path, None, "at least one measurement row")
     return rows
 
 
-def _number(rec, where, path, *columns, required=True):
-    for column, factor in columns:
+def _number(rec, where, path, columns, required=True):
+    """The first of `columns` ((name, factor, lowest, highest)) given in the row, times its factor."""
+    for column, factor, low, high in columns:
         if rec.get(column) not in (None, ""):
-            try:
-                value = float(rec[column]) * factor
-            except ValueError:
-                raise InputError(path, f"{where}: {column}", "a number", rec[column]) from None
-            if value <= 0:
-                raise InputError(path, f"{where}: {column}", "a positive number", rec[column])
-            return value
+            return number(rec[column], path, f"{where}: {column}", low, high) * factor
     if required:
-        raise InputError(path, where, "one of the columns " + ", ".join(c for c, _ in columns))
+        raise InputError(path, where, "one of the columns " + ", ".join(c[0] for c in columns))
     return None
 
 
 # ---- the template ----------------------------------------------------------------------------------------
 
+@dataclass(frozen=True)
+class Calibration:
+    """A template's `calibration:` options (pidse/schema.py checks keys and types)."""
+    method: Literal["lsq", "minimax"] = "lsq"
+    penalty: float = 1e-3  # the ridge weight of each penalised term
+    penalised: tuple[str, ...] = ()  # coefficients used only where they cut the error enough
+
+
 class Template:
-    """Cost formulas with coefficient symbols, split into per-coefficient feature functions."""
+    """Cost formulas with coefficient symbols, split into per-coefficient feature functions. The template is
+    validated as a cost table is (pidse.cost.mpc.load), its formulas free to name coefficients."""
 
     def __init__(self, path: str | Path):
         import sympy
         self.path = str(path)
+        if not is_file(path):
+            raise InputError(path, None, "an existing template: a cost table YAML whose formulas name coefficients")
         self.raw = read_mapping(Path(path))
-        self.constants = self.raw.get("constants") or {}
+        table = mpc.load(self.path, self.raw, coefficients=True)
+        self.constants = table.constants
         self.terms: dict = {}  # (kind, metric) -> [(coef or None, numpy function of shape values)]
         self.coefficients: dict[str, str] = {}  # name -> metric family ("comm_bytes" / "compute_s")
-        options = self.raw.get("calibration") or {}
-        self.penalised = {name: float(options.get("penalty", 1e-3)) for name in options.get("penalised", ())}
-        self.method = options.get("method", "lsq")
-        self.unknown = {k for k, v in self.raw["ops"].items() if isinstance(v, dict) and v.get("unknown")}
-        for kind, entry in self.raw["ops"].items():
-            if kind not in OP_KINDS:
-                raise InputError(self.path, f"ops.{kind}", "an op kind (" + ", ".join(OP_KINDS) + ")")
-            if kind in self.unknown:
-                continue
+        options = from_mapping(Calibration, self.raw.get("calibration"), self.path, "calibration")
+        if not 0 <= options.penalty <= MAX_PENALTY:
+            raise InputError(self.path, "calibration.penalty", f"a number from 0 to {MAX_PENALTY:g}", options.penalty)
+        self.method = options.method
+        self.unknown = set(table.unknown)
+        for kind, entry in table.entries.items():
             shape_syms = formula_symbols(kind) | set(self.constants)
             for metric in METRICS:
-
-                expr = Formula(entry[metric]).sympy()
+                try:
+                    expr = entry.formulas[metric].sympy()
+                except FormulaError as err:
+                    raise InputError(self.path, f"ops.{kind}.{metric}", f"a formula with a finite value ({err})") \
+                        from None
                 coefs = sorted((s for s in expr.free_symbols if s.name not in shape_syms), key=str)
                 if metric == "rounds" and coefs:
                     raise InputError(self.path, f"ops.{kind}.rounds", "no coefficients (rounds x RTT is not "
@@ -149,6 +165,14 @@ class Template:
                 rest = expr.subs({c: 0 for c in coefs})
                 parts.append((None, sympy.lambdify(args, rest, "numpy"), args))
                 self.terms[(kind, metric)] = (expr, parts)
+        if not self.coefficients:
+            raise InputError(self.path, "ops", "formulas that name at least one coefficient to fit (a name that is "
+                             "neither an op's shape symbol nor a table constant, e.g. c_gelu * elements)")
+        for name in options.penalised:
+            if name not in self.coefficients:
+                raise InputError(self.path, "calibration.penalised", "names of the template's coefficients"
+                                 + suggest(name, self.coefficients), name)
+        self.penalised = {name: options.penalty for name in options.penalised}
 
     def features(self, row_ops: list[dict], metric: str) -> tuple[dict, float]:
         """For one model: {coefficient: summed feature}, and the coefficient-free remainder."""
@@ -159,12 +183,24 @@ class Template:
                 raise InputError(self.path, f"ops.{kind}", f"an entry: the data uses op kind '{kind}'")
             values = {**self.constants, **shape_values(kind, op["shape"], op.get("attrs"))}
             for coef, fn, args in self.terms[(kind, metric)][1]:
-                value = float(fn(*[values[a.name] for a in args]))
+                value = self._value(fn, [values[a.name] for a in args], kind, metric, op["op"])
                 if coef is None:
                     rest += value
                 else:
                     feats[coef] = feats.get(coef, 0.0) + value
         return feats, rest
+
+    def _value(self, fn, args: list, kind: str, metric: str, op: str) -> float:
+        """One term at one op's shape: a finite number of at most MAX_COST, or an error naming the entry."""
+        try:
+            with np.errstate(all="ignore"):
+                value = float(fn(*[float(a) for a in args]))  # floats: an integer power must not run for ever
+        except (ArithmeticError, ValueError, TypeError):
+            value = math.nan
+        if not abs(value) <= MAX_COST:
+            raise InputError(self.path, f"ops.{kind}.{metric}", f"a formula whose terms are finite and at most "
+                             f"{MAX_COST:g} at every measured shape (op {op})")
+        return value
 
 
 # ---- fitting ----------------------------------------------------------------------------------------------
@@ -178,6 +214,8 @@ def fit_relative(features: list[dict], rest: np.ndarray, target: np.ndarray, nam
     with r = w (A x + rest - target) / target, w the row weights. Columns are scaled (s_j = largest relative contribution) so a
     penalty means the same for every term: a penalised term is used only where it cuts the error enough.
     """
+    if not names:  # nothing to fit (scipy's solvers must not see an empty matrix: nnls crashes on one)
+        return np.zeros(0)
     w = np.ones(len(target)) if weights is None else np.asarray(weights, dtype=float)
     A = np.array([[f.get(n, 0.0) for n in names] for f in features]) * (w / target)[:, None]
     b = (target - rest) * w / target
@@ -238,12 +276,17 @@ def fit(template_path: str | Path, rows: list[Row]) -> Fit:
         measured = np.array([rows[i].latency_s for i in timed])
         y = dict(zip(names, fit_relative(feats, np.array(rests), measured, names, template.penalised,
                                          template.method, weights[timed])))
-        bandwidth = 1.0 / y["_inv_bandwidth"] if y["_inv_bandwidth"] > 0 else float("inf")
+        bandwidth = 1.0 / y["_inv_bandwidth"] if y["_inv_bandwidth"] > 0 else math.inf
         rtt = y["_rtt"]
         coefficients.update({n: y[n] for n in compute_names})
         for i, f, rest in zip(timed, feats, rests):
             predicted_latency[i] = rest + sum(y[n] * f.get(n, 0.0) for n in names)
-        warnings += _network_warnings(rows, timed, predicted_comm, bandwidth)
+        if not (BANDWIDTH_BPS[0] <= bandwidth <= BANDWIDTH_BPS[1] and RTT_S[0] <= rtt <= RTT_S[1]):
+            warnings.append("the latencies do not determine a network (fitted bandwidth "
+                            f"{_rate_text(bandwidth)}, RTT {rtt:.3g} s): none written to the table")
+            bandwidth = rtt = None
+        else:
+            warnings += _network_warnings(rows, timed, predicted_comm, bandwidth)
     elif compute_names:
         warnings.append("no latency measurements: compute coefficients left at 0 and no network fitted")
         coefficients.update({n: 0.0 for n in compute_names})
@@ -278,6 +321,10 @@ def _network_warnings(rows, timed, predicted_comm, bandwidth) -> list[str]:
     return [f"inconsistent network: {row.name} moved {row.comm_bytes / 1e9:.2f} GB in {row.latency_s / 60:.2f} "
             f"min, at least {needed_bps / 1e6:.0f} Mbps, but its stated network {claimed.name} has "
             f"{claimed.bandwidth_bps / 1e6:.0f} Mbps; the fitted effective bandwidth is {bandwidth / 1e6:.0f} Mbps"]
+
+
+def _rate_text(bps: float) -> str:
+    return "unbounded" if bps == math.inf else f"{bps:.3g} bit/s"
 
 
 def _overrides_text(spec) -> str:

@@ -117,12 +117,13 @@ def validate(
 
 
 def _validate_published(data: Optional[Path], out: Optional[Path], overwrite: bool, table: Optional[str]) -> None:
-    from pidse.calibrate.published import compare
+    from pidse.calibrate.published import compare, read_rows
     from pidse.files import output_dir, write_text_atomic
     from pidse.report import validation
 
     command = "pidse validate --published" + (f" {data}" if data else "") + (f" -p {table}" if table else "") \
         + (f" --out {out}" if out else "") + (" --overwrite" if overwrite else "")
+    read_rows(data)  # a malformed file fails before a folder is made for its report
     out = output_dir(out, "pidse-validation", "validation.md", overwrite)
     rows = compare(data, table)
     validation.plot(rows, out / "validation.png")

@@ -56,6 +56,10 @@ def list_(
     from pidse.ppl.rows import write_csv
     from pidse.spec.load import load_spec
 
+    if context is not None and context <= 0:
+        raise InputError("--context", None, "a positive integer", context)
+    if set_ and arch is None:
+        raise InputError("--set", None, "--arch SPEC as well: overrides apply to its spec")
     key = arch_key(load_spec(arch, set_)) if arch else None
     with open_db(db) as store:
         rows = store.query(arch_key=key, context=context, dataset=dataset)

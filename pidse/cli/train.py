@@ -71,28 +71,21 @@ def train(
         raise InputError("pidse train", None, "PyTorch, from the train extra: pip install -e '.[train]'") from None
     from pidse.spec.archkey import arch_key
     from pidse.spec.load import load_spec
-    from pidse.train.data import load_corpus
+    from pidse.train.data import load_corpus, require_tokens
     from pidse.train.loop import TrainConfig, check_trainable, resolve_device
     from pidse.train.loop import train as run_training
     from pidse.train.loop import write_run
 
     loaded = load_spec(spec, set_, context)
     check_trainable(loaded)
-    resolve_device(device)  # a bad --device fails before the corpus is read
-    for option, value in (("--batch", batch), ("--eval-every", eval_every), ("--steps", steps),
-                          ("--threads", threads)):
-        if value is not None and value <= 0:
-            raise InputError(option, None, "a positive integer", value)
-    if steps is not None and tokens is not None:
-        raise InputError("--steps/--tokens", None, "one of them, not both")
-    if tokens is not None:
-        if not (math.isfinite(tokens) and tokens > 0):
-            raise InputError("--tokens", None, "a positive number of tokens", tokens)
-        steps = math.ceil(tokens / (batch * loaded.context))
-    steps = steps or 500
+    resolved = resolve_device(device)  # a bad --device fails before the corpus is read
+    steps = check_options(loaded, steps=steps, tokens=tokens, batch=batch, lr=lr, eval_every=eval_every,
+                          threads=threads, seed=seed, label=label, name=name, dataset=dataset, out=out)
+    check_memory(loaded, batch, resolved)
     cfg = TrainConfig(steps=steps, batch=batch, lr=lr, eval_every=eval_every, seed=seed, device=device,
                       threads=threads, entropy_mode=entropy_mode.value)
     corpus = load_corpus(str(data) if data else None, dataset)
+    require_tokens(corpus, loaded.context)
     run_name = name or f"{loaded.name}-{arch_key(loaded)[:8]}-s{seed}-n{steps}"
     typer.echo(f"training {label or loaded.label or loaded.name} ({run_name}) on {corpus.name}: {steps} steps x {batch} x "
                f"{loaded.context} tokens", err=True)
@@ -119,6 +112,76 @@ def train(
         raise typer.Exit(2)
     where = f"row {stored.added[0]} added" if stored.added else "already stored (duplicate skipped)"
     typer.echo(f"database  {where}: {corpus.name}, T={result['context']}, {result['train_tokens']:,} tokens")
+
+
+# Limits on the training options (README, "Bad input"): far above a CPU run's, low enough that a typo fails
+# at once instead of after hours or an exhausted memory.
+MAX_STEPS = 10_000_000
+MAX_TRAIN_BATCH = 4096
+MAX_THREADS = 1024
+MAX_LR = 1e6  # a divergence test trains at 1e4
+MAX_SEED = 2**32 - 1  # numpy's seeds
+MAX_TEXT = 200  # a run name or label
+
+
+def check_options(spec, *, steps, tokens, batch, lr, eval_every, threads, seed, label, name, dataset,
+                  out: Path) -> int:
+    """Every training option against its limits, before the corpus is read or a model built; the steps to run
+    (--steps, or --tokens / (batch x T), default 500)."""
+    for option, value, high in (("--batch", batch, MAX_TRAIN_BATCH), ("--eval-every", eval_every, MAX_STEPS),
+                                ("--steps", steps, MAX_STEPS), ("--threads", threads, MAX_THREADS)):
+        if value is not None and not 1 <= value <= high:
+            raise InputError(option, None, f"a positive integer up to {high:,}", value)
+    if not 0 <= seed <= MAX_SEED:
+        raise InputError("--seed", None, f"an integer from 0 to {MAX_SEED:,}", seed)
+    if not (math.isfinite(lr) and 0 < lr <= MAX_LR):
+        raise InputError("--lr", None, f"a learning rate above 0, at most {MAX_LR:g}", lr)
+    if steps is not None and tokens is not None:
+        raise InputError("--steps/--tokens", None, "one of them, not both")
+    if tokens is not None:
+        if not (math.isfinite(tokens) and tokens > 0):
+            raise InputError("--tokens", None, "a positive number of tokens", tokens)
+        steps = math.ceil(tokens / (batch * spec.context))
+        if steps > MAX_STEPS:
+            raise InputError("--tokens", None, f"at most {MAX_STEPS:,} steps' worth ({MAX_STEPS:,} x --batch "
+                             f"{batch} x T {spec.context})", tokens)
+    for option, value in (("--label", label), ("--name", name), ("--dataset", dataset)):
+        if value is not None and not (value.strip() and value == value.strip() and len(value) <= MAX_TEXT
+                                      and value.isprintable()):
+            raise InputError(option, None, f"a text on one line of at most {MAX_TEXT} characters, without "
+                             "surrounding spaces", value)
+    if name is not None and (set(name) & set("/\\") or name in (".", "..")):
+        raise InputError("--name", None, "a folder name (no / or \\), written under --out", name)
+    if out.exists() and not out.is_dir():
+        raise InputError("--out", None, "a folder for the runs (this is a file)", str(out))
+    return steps or 500
+
+
+def check_memory(spec, batch: int, device) -> None:
+    """A model whose training fits the device: weights, gradients and AdamW's two moments (16 bytes per parameter)
+    plus activations (a rough 4 bytes x batch x T x layers x (16 d_model + 2 heads x T)), against the machine's
+    memory (or the GPU's). Fails at once rather than after the allocator has exhausted the machine."""
+    import os
+
+    import torch
+
+    from pidse.model.estimate import estimate
+
+    m, T = spec.model, spec.context
+    params = estimate(spec).totals["params"]
+    need = 16 * params + 4 * batch * T * m.layers * (16 * m.d_model + 2 * m.heads * T + 2 * m.d_ff)
+    if device.type == "cuda":
+        have, where = torch.cuda.get_device_properties(device).total_memory, "the GPU"
+    else:
+        import resource
+
+        have, where = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES"), "this machine"
+        limit = resource.getrlimit(resource.RLIMIT_AS)[0]  # a process limit (ulimit -v) below the machine's
+        if limit != resource.RLIM_INFINITY and limit < have:
+            have, where = limit, "this process's memory limit"
+    if need > have:
+        raise InputError(spec.source, "model", f"a model whose training fits {where} ({have / 1e9:.1f} GB): "
+                         f"{params:,} parameters at --batch {batch} and T={T} need about {need / 1e9:.1f} GB")
 
 
 def summary(result: dict, path: Path) -> str:

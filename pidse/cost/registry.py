@@ -12,7 +12,7 @@ from pidse.cost.family import Family
 from pidse.errors import InputError
 from pidse.resources import TABLES_DIR
 from pidse.schema import suggest
-from pidse.spec.load import read_mapping
+from pidse.spec.load import MAX_EXTENDS, read_mapping
 
 FAMILIES: dict[str, Family] = {f.name: f for f in (mpc.FAMILY, ckks.FAMILY)}
 
@@ -23,7 +23,7 @@ def family_of(table) -> Family:
 
 
 def table_path(name: str) -> Path:
-    path = Path(name)
+    path = Path(name)  # a name, or a path (a name with a suffix or a folder)
     if path.suffix in (".yaml", ".yml") or path.parent != Path("."):
         return path
     return TABLES_DIR / f"{name}.yaml"
@@ -44,16 +44,25 @@ MERGED = ("constants", "ops")
 
 
 def read_table(path: Path, seen: tuple = ()) -> dict:
-    """A table file's mapping with its `extends:` chain resolved (the parent's path relative to the file)."""
+    """A table file's mapping with its `extends:` chain resolved (the parent's path relative to the file; at most
+    MAX_EXTENDS files, each a .yaml or .yml table: never another kind of file, whose lines an error would quote)."""
     data = read_mapping(path)
+    for key in MERGED:  # checked here, in the file that has them, before they are merged
+        if data.get(key) is not None and not isinstance(data[key], dict):
+            raise InputError(path, key, "a mapping of names to entries", data[key])
     parent = data.pop("extends", None)
     if parent is None:
         return data
-    parent_path = (path.parent / str(parent)).resolve()
-    if not isinstance(parent, str) or not parent_path.is_file():
-        raise InputError(path, "extends", "the path of another cost table, relative to this one", parent)
+    expected = "the path of another cost table (.yaml or .yml), relative to this one"
+    if not isinstance(parent, str) or not parent.strip() or Path(parent).suffix not in (".yaml", ".yml"):
+        raise InputError(path, "extends", expected, parent)
+    parent_path = _existing(path.parent / parent)
+    if parent_path is None:
+        raise InputError(path, "extends", expected, parent)
     if parent_path in seen or parent_path == path.resolve():
         raise InputError(path, "extends", "no cycle of extends", parent)
+    if len(seen) + 2 > MAX_EXTENDS:
+        raise InputError(path, "extends", f"a chain of at most {MAX_EXTENDS} table files", parent)
     base = read_table(parent_path, seen + (path.resolve(),))
     for key in NOT_INHERITED:
         base.pop(key, None)
@@ -63,15 +72,24 @@ def read_table(path: Path, seen: tuple = ()) -> dict:
     return merged
 
 
+def _existing(path: Path) -> Path | None:
+    """`path` resolved if it is a file; None where it is not, or cannot be a path at all (a NUL byte, too long)."""
+    try:
+        path = path.resolve()
+        return path if path.is_file() else None
+    except (OSError, ValueError, RuntimeError):
+        return None
+
+
 def load_table(name: str):
     """Load a table by name (cost_tables/NAME.yaml) or path, validated by its family."""
-    path = table_path(name)
-    if not path.is_file():
+    path = table_path(str(name))
+    if not str(name).strip() or _existing(path) is None:
         raise InputError("--protocol", None, "a cost table name (" + ", ".join(list_tables()) + ") or a path to "
                          "a cost-table YAML", name)
     data = read_table(path)
     family = data.get("family") or "mpc"
-    if family not in FAMILIES:
+    if not isinstance(family, str) or family not in FAMILIES:
         raise InputError(path, "family", "a protocol family: " + ", ".join(FAMILIES) + suggest(str(family), FAMILIES),
                          family)
     return FAMILIES[family].load(str(path), data)

@@ -20,7 +20,7 @@ from dataclasses import dataclass
 
 from pidse.errors import InputError
 from pidse.resources import DATA_DIR
-from pidse.schema import suggest
+from pidse.schema import BANDWIDTH_BPS, RTT_S, convert, suggest
 
 NETWORKS_FILE = DATA_DIR / "networks.yaml"
 HARDWARE_FILE = DATA_DIR / "hardware.yaml"
@@ -31,6 +31,7 @@ PHASES = ("online", "offline", "total")
 OFFLINE_MODES = ("none", "included", "per_op", "unknown")
 ALLOWED_PHASES = {"none": PHASES, "included": ("total",), "per_op": PHASES, "unknown": ("online",)}
 UNITS = {"comm": ("GB", "GiB"), "scope": ("total", "per_party")}  # how a paper printed communication
+HARDWARE_LIMITS = {"threads": (1, 1e6), "ghz": (0.01, 100.0), "tflops": (1e-3, 1e6)}  # beyond them: a typo
 
 
 def latency_s(compute_s, comm_bytes, rounds, bandwidth_bps, rtt_s):
@@ -110,10 +111,11 @@ def resolve_network(name: str | None = None, bandwidth_bps: float | None = None,
         base = presets[name]
     else:
         raise InputError("--network", None, "one of " + ", ".join(presets) + suggest(name, presets), name)
-    if bandwidth_bps is not None and bandwidth_bps <= 0:
-        raise InputError("--bandwidth", None, "a positive bandwidth in bits per second", bandwidth_bps)
-    if rtt_s is not None and rtt_s < 0:
-        raise InputError("--rtt", None, "a round-trip time >= 0 in seconds", rtt_s)
+    if bandwidth_bps is not None:
+        bandwidth_bps = number_in("--bandwidth", None, bandwidth_bps, BANDWIDTH_BPS,
+                                  "a positive bandwidth in bits per second")
+    if rtt_s is not None:
+        rtt_s = number_in("--rtt", None, rtt_s, RTT_S, "a round-trip time in seconds")
     if bandwidth_bps is None and rtt_s is None:
         return base
     return Network(f"{base.name} (custom)" if base.name != "custom" else "custom",
@@ -194,17 +196,20 @@ def hardware_from(src: str, where: str, value) -> Hardware:
     expected = "{kind: cpu, threads, ghz} or {kind: gpu, tflops} (with description, source)"
     if not isinstance(value, dict) or value.get("kind") not in ("cpu", "gpu"):
         raise InputError(src, where, expected, value)
-    needs = ("threads", "ghz") if value["kind"] == "cpu" else ("tflops",)
-    for key in needs:
-        number = value.get(key)
-        if isinstance(number, bool) or not isinstance(number, (int, float)) or not number > 0:
-            raise InputError(src, f"{where}.{key}", "a positive number", number)
     unknown = set(value) - {"name", "kind", "threads", "ghz", "tflops", "description", "source"}
     if unknown:
-        raise InputError(src, f"{where}.{sorted(unknown)[0]}", "one of name, kind, threads, ghz, tflops, "
+        raise InputError(src, f"{where}.{sorted(map(str, unknown))[0]}", "one of name, kind, threads, ghz, tflops, "
                          "description, source")
-    return Hardware(str(value.get("name", where)), value["kind"], value.get("threads"), value.get("ghz"),
-                    value.get("tflops"), str(value.get("description", "")), str(value.get("source", "")))
+    needs = ("threads", "ghz") if value["kind"] == "cpu" else ("tflops",)
+    numbers = {}
+    for key in needs:
+        number = value.get(key)
+        if isinstance(number, str) or (key == "threads" and not isinstance(number, int)):
+            raise InputError(src, f"{where}.{key}", "a positive whole number" if key == "threads" else
+                             "a positive number", number)
+        numbers[key] = number_in(src, f"{where}.{key}", number, HARDWARE_LIMITS[key], "a positive number")
+    return Hardware(str(value.get("name", where)), value["kind"], value.get("threads"), numbers.get("ghz"),
+                    numbers.get("tflops"), str(value.get("description", "")), str(value.get("source", "")))
 
 
 def table_hardware(src: str, value) -> Hardware | None:
@@ -212,8 +217,34 @@ def table_hardware(src: str, value) -> Hardware | None:
     if value is None:
         return None
     if isinstance(value, str):
+        names = ["this-machine", *load_hardware()]
+        if value not in names:
+            raise InputError(src, "hardware", "a hardware preset (" + ", ".join(names) + ") or a mapping "
+                             "{kind, threads, ghz | tflops}" + suggest(value, names), value)
         return resolve_hardware(value)
     return hardware_from(src, "hardware", value)
+
+
+def table_scalars(src: str, data: dict, hints: dict) -> None:
+    """A table's plain keys checked against type hints ({key: str | int | int | None ...}) with the spec
+    schema's own converter: one error line naming the key and the type expected."""
+    for key, hint in hints.items():
+        if key in data:
+            convert(hint, data[key], src, key)
+
+
+def table_mapping(src: str, data: dict, key: str) -> dict:
+    """A section of a table that maps names to entries (ops, constants, params, ...): {} where absent or
+    empty, else a mapping whose keys are names (text)."""
+    value = data.get(key)
+    if value is None:
+        return {}
+    if not isinstance(value, dict):
+        raise InputError(src, key, "a mapping of names to entries", value)
+    for name in value:
+        if not isinstance(name, str):
+            raise InputError(src, f"{key}.{name}", "a name (text) as the key", name)
+    return value
 
 
 def table_metadata(src: str, data: dict, unknown_offline: str = "the table does not say") -> dict:
@@ -254,15 +285,36 @@ def table_network(src: str, value, presets_only: bool = False) -> Network | None
                                                                           " or {bandwidth_bps, rtt_s}")
     if isinstance(value, str):
         if value not in load_networks():
-            raise InputError(src, "network", expected, value)
+            raise InputError(src, "network", expected + suggest(value, load_networks()), value)
         return resolve_network(value)
-    if isinstance(value, dict) and not presets_only:
+    if not isinstance(value, dict) or presets_only:
+        raise InputError(src, "network", expected, value)
+    keys = ("name", "bandwidth_bps", "rtt_s", "source")
+    for key in value:
+        if key not in keys:
+            raise InputError(src, f"network.{key}", "one of " + ", ".join(keys) + suggest(str(key), keys))
+    for key in ("bandwidth_bps", "rtt_s"):
+        if key not in value:
+            raise InputError(src, f"network.{key}", "this key in a table's own network")
+    return Network(str(value.get("name", "table")),
+                   number_in(src, "network.bandwidth_bps", value["bandwidth_bps"], BANDWIDTH_BPS, "bits per second"),
+                   number_in(src, "network.rtt_s", value["rtt_s"], RTT_S, "seconds"), str(value.get("source", "")))
+
+
+def number_in(src: str, key: str | None, value, limits: tuple, what: str) -> float:
+    """`value` as a float within `limits` (low, high), or an InputError naming the range: a NaN, an infinity, a
+    negative or an absurd number is never priced. A numeric string counts: YAML 1.1 reads 1.0e9 as a number but
+    1e9 as a string."""
+    low, high = limits
+    number = None
+    if not isinstance(value, bool):
         try:
-            return Network(value.get("name", "table"), float(value["bandwidth_bps"]), float(value["rtt_s"]),
-                           value.get("source", ""))
-        except (KeyError, TypeError, ValueError):
-            raise InputError(src, "network", "a preset name or {bandwidth_bps, rtt_s}", value) from None
-    raise InputError(src, "network", expected, value)
+            number = float(value)
+        except (TypeError, ValueError, OverflowError):
+            pass
+    if number is None or not low <= number <= high:
+        raise InputError(src, key, f"{what} from {low:g} to {high:g}", value)
+    return number + 0.0  # -0.0 is 0
 
 
 def table_matches(src: str, value) -> tuple:

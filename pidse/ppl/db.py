@@ -17,15 +17,17 @@ with the published perplexities shipped in pidse/data (ppl_published.csv; labels
 from __future__ import annotations
 
 import hashlib
+import math
 import os
 import sqlite3
 import sys
+import warnings
 from contextlib import contextmanager
 from dataclasses import astuple, dataclass, field
 from pathlib import Path
 
 from pidse.spec.archkey import arch_key  # noqa: F401  (part of this module's API: query by arch_key(spec))
-from pidse.errors import InputError
+from pidse.errors import InputError, cut, short
 from pidse.ppl.rows import COLUMNS, DATA, LABELS_YAML, Run, SpecCache, make_run, read_csv, write_csv
 
 SEED_CSV = DATA / "ppl_published.csv"
@@ -71,23 +73,56 @@ class Stored:
     duplicates: list[str] = field(default_factory=list)
 
 
+class CorruptRowWarning(UserWarning):
+    """A stored row that breaks the table's rules (edited outside pidse, or written by an older one): readers
+    skip it and say so, one line per row, naming its id."""
+
+
 class PplDB:
     def __init__(self, path: Path):
         self.path = path
         try:
+            if path.is_dir():
+                raise InputError(path, None, "a database file, not a folder")
             path.parent.mkdir(parents=True, exist_ok=True)
-        except OSError as err:
-            raise InputError(path, None, f"a database path in a writable folder ({err.strerror})") from None
-        self.conn = sqlite3.connect(path, timeout=BUSY_TIMEOUT_S, isolation_level=None)
+        except (OSError, ValueError) as err:
+            raise InputError(path, None, "a database path in a writable folder ("
+                             + (getattr(err, "strerror", None) or str(err)) + ")") from None
+        try:
+            self.conn = sqlite3.connect(path, timeout=BUSY_TIMEOUT_S, isolation_level=None)
+        except sqlite3.Error as err:
+            raise InputError(path, None, f"a database file SQLite can open ({err})") from None
         self.conn.row_factory = sqlite3.Row
         try:
+            self._check_pages()  # before anything is written into the file
             self.conn.execute("PRAGMA journal_mode=WAL")  # readers never block the writer, nor it them
             with self.transaction():
                 for statement in SCHEMA:
                     self.conn.execute(statement)
+            self._check_columns()
+        except InputError:
+            self.conn.close()
+            raise
         except sqlite3.DatabaseError as err:
             self.conn.close()
+            if "locked" in str(err) or "busy" in str(err):
+                raise self._input_error(err) from None
             raise InputError(path, None, f"a pidse perplexity database (SQLite: {err})") from None
+
+    def _check_pages(self) -> None:
+        """PRAGMA quick_check: a malformed page is found when the file is opened, not halfway through a write or
+        silently in a read."""
+        problems = [line for row in self.conn.execute("PRAGMA quick_check(3)") for line in row[0].splitlines()
+                    if not line.startswith("***")]
+        if problems != ["ok"]:
+            raise InputError(self.path, None, "an intact SQLite file (quick_check: " + cut("; ".join(problems), 160)
+                             + "); restore it from a backup")
+
+    def _check_columns(self) -> None:
+        columns = [row["name"] for row in self.conn.execute("PRAGMA table_info(runs)")]
+        if columns != list(COLUMNS):
+            raise InputError(self.path, "runs", "a pidse perplexity database (its runs table has the columns "
+                             + ", ".join(COLUMNS) + ")", columns)
 
     def close(self):
         self.conn.close()
@@ -100,14 +135,33 @@ class PplDB:
 
     @contextmanager
     def transaction(self):
-        """One write transaction; IMMEDIATE takes the write lock up front, so two writers never deadlock."""
-        self.conn.execute("BEGIN IMMEDIATE")
+        """One write transaction; IMMEDIATE takes the write lock up front, so two writers never deadlock. SQLite's
+        failures (a lock held past BUSY_TIMEOUT_S, a full disk, a read-only file) are one InputError line."""
+        with self._sqlite_errors():
+            self.conn.execute("BEGIN IMMEDIATE")
         try:
             yield self.conn
-        except BaseException:
-            self.conn.execute("ROLLBACK")
+        except BaseException as err:
+            if self.conn.in_transaction:
+                self.conn.execute("ROLLBACK")
+            if isinstance(err, sqlite3.Error):
+                raise self._input_error(err) from None
             raise
-        self.conn.execute("COMMIT")
+        with self._sqlite_errors():
+            self.conn.execute("COMMIT")
+
+    @contextmanager
+    def _sqlite_errors(self):
+        try:
+            yield
+        except sqlite3.Error as err:
+            raise self._input_error(err) from None
+
+    def _input_error(self, err: sqlite3.Error) -> InputError:
+        if "locked" in str(err) or "busy" in str(err):
+            return InputError(self.path, None, f"a database not locked by another writer (waited "
+                              f"{BUSY_TIMEOUT_S:g} s; another pidse process is writing to it, or is stuck)")
+        return InputError(self.path, None, f"a pidse perplexity database it can write (SQLite: {err})")
 
     # -- writes
     def add(self, spec, *, context: int, source: str, ppl: float | None = None, status: str = "ok",
@@ -168,7 +222,8 @@ class PplDB:
                 self.conn.execute("INSERT OR REPLACE INTO meta VALUES ('seed', ?)", (digest,))
 
     def _meta(self, key: str) -> str | None:
-        row = self.conn.execute("SELECT value FROM meta WHERE key = ?", (key,)).fetchone()
+        with self._sqlite_errors():
+            row = self.conn.execute("SELECT value FROM meta WHERE key = ?", (key,)).fetchone()
         return row and row["value"]
 
     # -- reads
@@ -178,9 +233,18 @@ class PplDB:
         filters = {k: v for k, v in (("arch_key", arch_key), ("context", context), ("dataset", dataset),
                                      ("status", status)) if v is not None}
         where = " AND ".join(f"{k} = ?" for k in filters) or "1"
-        rows = self.conn.execute(f"SELECT {', '.join(COLUMNS)} FROM runs WHERE {where} ORDER BY id",
-                                 tuple(filters.values()))
-        return [dict(row) for row in rows]
+        with self._sqlite_errors():
+            rows = [dict(row) for row in self.conn.execute(
+                f"SELECT {', '.join(COLUMNS)} FROM runs WHERE {where} ORDER BY id", tuple(filters.values()))]
+        good = []
+        for row in rows:
+            problem = row_problem(row)
+            if problem:
+                warnings.warn_explicit(CorruptRowWarning(f"row {short(row['id'])}: {problem}; skipped"),
+                                       CorruptRowWarning, str(self.path), 0)
+            else:
+                good.append(row)
+        return good
 
     def frame(self, **filters):
         """`query` as a pandas DataFrame; ppl is NaN for diverged runs: filter on status == 'ok' to plot."""
@@ -191,6 +255,32 @@ class PplDB:
     def export_csv(self, out=None, **filters) -> None:
         """Runs in the export layout (re-importable) to a path or text file; stdout by default."""
         write_csv(self.query(**filters), sys.stdout if out is None else out)
+
+
+def row_problem(row: dict) -> str | None:
+    """What breaks the table's rules in a stored row (as read back, before any use), or None. SQLite checks these
+    on every write pidse makes; a row edited outside pidse (or by a file's older schema) can still break them."""
+    def number(v):
+        return type(v) in (int, float) and math.isfinite(v)
+
+    for key in ("layers", "heads", "d_model", "vocab_size", "context"):
+        if type(row[key]) is not int or row[key] <= 0:
+            return f"{key}: expected a positive integer, got {short(row[key])}"
+    for key in ("arch_key", "arch", "spec", "dataset", "status", "source", "added"):
+        if not isinstance(row[key], str) or not row[key]:
+            return f"{key}: expected a non-empty text, got {short(row[key])}"
+    for key in ("label", "family"):
+        if row[key] is not None and not isinstance(row[key], str):
+            return f"{key}: expected a text or null, got {short(row[key])}"
+    if row["train_tokens"] is not None and not (number(row["train_tokens"]) and row["train_tokens"] > 0):
+        return f"train_tokens: expected a positive number or null, got {short(row['train_tokens'])}"
+    if row["status"] == "ok" and not (number(row["ppl"]) and row["ppl"] >= 1):
+        return f"ppl: expected a number >= 1 when status is ok, got {short(row['ppl'])}"
+    if row["status"] == "diverged" and row["ppl"] is not None:
+        return f"ppl: expected null when status is diverged, got {short(row['ppl'])}"
+    if row["status"] not in ("ok", "diverged"):
+        return f"status: expected ok or diverged, got {short(row['status'])}"
+    return None
 
 
 def open_db(path=None, seed: bool = True) -> PplDB:

@@ -11,19 +11,24 @@ import csv
 import datetime
 import io
 import math
+import re
 import shlex
 from dataclasses import dataclass, fields
 from pathlib import Path
 
 from pidse.spec.archkey import arch_key, describe_arch
-from pidse.errors import InputError
+from pidse.errors import InputError, cut
 from pidse.resources import DATA_DIR, SPECS_DIR
 from pidse.schema import suggest
 from pidse.spec.labels import LABELS_YAML, LabelMap, label_map, resolve_label  # LABELS_YAML: for ppl.db too
-from pidse.spec.load import Spec, load_spec
+from pidse.spec.load import Spec, is_file, load_spec
 
 DATA = DATA_DIR
 STATUSES = ("ok", "diverged")
+MAX_TEXT = 500  # characters of a dataset, source, label or family
+MAX_CSV_BYTES = 64 * 2**20
+_INT = re.compile(r"[0-9]{1,18}", re.ASCII)  # what a CSV integer cell may hold (not '1_000', not Unicode digits)
+_NUMBER = re.compile(r"[-+]?([0-9]+\.?[0-9]*|\.[0-9]+)([eE][-+]?[0-9]+)?", re.ASCII)  # no nan, inf, 1_0
 
 
 # ---- one run: validated values ---------------------------------------------------------------------------
@@ -72,6 +77,9 @@ def make_run(spec: Spec, spec_ref: str, *, context, dataset, source, ppl=None, s
     for key, value in (("dataset", dataset), ("source", source)):
         if not isinstance(value, str) or not value.strip() or value != value.strip():
             raise InputError(where, key, "a non-empty text without surrounding spaces", value)
+    for key, value in (("dataset", dataset), ("source", source), ("label", label), ("family", family)):
+        if value is not None and not (isinstance(value, str) and len(value) <= MAX_TEXT and value.isprintable()):
+            raise InputError(where, key, f"a text on one line of at most {MAX_TEXT} characters", value)
     added = added or datetime.date.today().isoformat()
     try:
         datetime.date.fromisoformat(added)
@@ -91,13 +99,23 @@ def _is_number(value) -> bool:
 
 def resolve_spec(text: str) -> Path:
     """A spec path as given, else relative to the repository root, else a bare name in arch_specs/."""
-    path = Path(text).expanduser()
-    if path.is_absolute() or path.exists():
+    try:
+        path = Path(text).expanduser()
+    except RuntimeError:  # "~nosuchuser/x": no home folder to expand to
+        path = Path(text)
+    if path.is_absolute() or _exists(path):
         return path
     for base in (SPECS_DIR.parent, SPECS_DIR):
-        if (base / path).exists():
+        if _exists(base / path):
             return base / path
     return path
+
+
+def _exists(path: Path) -> bool:
+    try:
+        return path.exists()
+    except (OSError, ValueError):  # a name too long, a NUL byte: no such file
+        return False
 
 
 def spec_ref(path: Path, overrides) -> str:
@@ -162,14 +180,31 @@ DERIVED = ("arch_key", "layers", "heads", "d_model", "vocab_size")  # checked ag
 def read_csv(path, specs: SpecCache | None = None) -> list[tuple[Run, str]]:
     """Parse and validate every row of a CSV file: [(run, 'file: line N')]. The first bad row raises."""
     name, specs = str(path), specs or SpecCache()
+    if not is_file(path):  # a folder, a pipe, /dev/stdin: nothing to read to its end
+        raise InputError(name, None, "a readable CSV file (an existing regular file)")
     try:
-        text = Path(path).read_text(encoding="utf-8-sig")  # -sig: a spreadsheet's byte-order mark is no column
+        with open(path, "rb") as handle:
+            raw = handle.read(MAX_CSV_BYTES + 1)
+        text = raw.decode("utf-8-sig")  # -sig: a spreadsheet's byte-order mark is no column
     except OSError as err:
         raise InputError(name, None, f"a readable CSV file ({err.strerror})") from None
     except UnicodeDecodeError:
         raise InputError(name, None, "a UTF-8 text file") from None
+    if len(raw) > MAX_CSV_BYTES:
+        raise InputError(name, None, f"a CSV file of at most {MAX_CSV_BYTES // 2**20} MiB (split it)")
     reader = csv.DictReader(io.StringIO(text))
+    try:
+        return _read_rows(reader, name, specs)
+    except csv.Error as err:  # a cell over csv.field_size_limit() (131,072 characters), a NUL byte
+        raise InputError(f"{name}: line {reader.line_num + 1}", None, f"well-formed CSV ({cut(str(err), 100)})") \
+            from None
+
+
+def _read_rows(reader, name: str, specs: SpecCache) -> list[tuple[Run, str]]:
     header = reader.fieldnames or []
+    twice = [c for c in header if header.count(c) > 1]
+    if twice:
+        raise InputError(f"{name}: line 1", twice[0], "each column once (a reader would keep the last)")
     layout = SPEC_LAYOUT if "spec" in header else PUBLISHED_LAYOUT
     allowed = layout["required"] + layout["optional"]
     for column in header:
@@ -211,19 +246,17 @@ def _run_from_row(row: dict, where: str, labels: LabelMap | None, specs: SpecCac
 
 
 def _int(row: dict, key: str, where: str) -> int:
-    try:
-        return int(row[key])
-    except ValueError:
-        raise InputError(where, key, "an integer", row[key]) from None
+    if not _INT.fullmatch(row[key]):
+        raise InputError(where, key, "an integer", row[key])
+    return int(row[key])
 
 
 def _float(row: dict, key: str, where: str, expected: str) -> float | None:
     if not row.get(key):
         return None
-    try:
-        return float(row[key])
-    except ValueError:
-        raise InputError(where, key, expected, row[key]) from None
+    if not _NUMBER.fullmatch(row[key]):
+        raise InputError(where, key, expected, row[key])
+    return float(row[key])
 
 
 def write_csv(rows: list[dict], out) -> None:

@@ -42,12 +42,19 @@ def solve_t(lhs, rhs, lo: float = 1.0, hi: float = 1e7) -> float | None:
     T = symbolic.symbols()["T"]
     diff = sympy.expand(lhs - rhs)
     if diff.is_polynomial(T):  # exact roots; anything with log(T) goes to bisection (solve() can hang on it)
-        roots = [complex(r) for r in sympy.Poly(diff, T).nroots()] if diff.has(T) else []
-        real = sorted(r.real for r in roots if abs(r.imag) < 1e-9 * max(1.0, abs(r.real)) and r.real > lo)
-        return real[0] if real else None
+        from mpmath.libmp.libhyper import NoConvergence
+
+        try:
+            roots = [complex(r) for r in sympy.Poly(diff, T).nroots()] if diff.has(T) else []
+        except NoConvergence:  # a high-degree polynomial (a table's formula of degree 8 is T^16): bisection below
+            roots = None
+        if roots is not None:
+            real = sorted(r.real for r in roots if abs(r.imag) < 1e-9 * max(1.0, abs(r.real)) and r.real > lo)
+            return real[0] if real else None
     f = sympy.lambdify(T, diff, "numpy")
     grid = np.geomspace(lo, hi, 400)
-    values = np.asarray(f(grid), dtype=float) * np.ones_like(grid)
+    with np.errstate(all="ignore"):  # an exponential formula overflows on the grid; its sign is still right
+        values = np.asarray(f(grid), dtype=float) * np.ones_like(grid)
     change = np.nonzero(np.sign(values[:-1]) * np.sign(values[1:]) < 0)[0]
     if not len(change):
         return None

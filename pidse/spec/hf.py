@@ -39,11 +39,13 @@ The inference context defaults to 128 tokens like the shipped YAML specs (capped
 """
 from __future__ import annotations
 
+import math
 import re
 import warnings
 from pathlib import Path
 
-from pidse.errors import InputError
+from pidse.errors import InputError, cut, short
+from pidse.schema import MAX_INT
 
 ACTIVATIONS = {"gelu": "gelu", "gelu_new": "gelu", "gelu_pytorch_tanh": "gelu", "gelu_fast": "gelu",
                "gelu_python": "gelu", "relu": "relu", "silu": "silu", "swish": "silu"}
@@ -110,16 +112,27 @@ class _Config:
         """Mark keys as read (or as known to change no cost in this family)."""
         self.used.update(keys)
 
-    def get(self, key: str, default=..., kind=int):
+    def get(self, key: str, default=..., kind=int, least: int = 1):
+        """An integer, or (kind=float) a finite number; `default` where the key is absent or null (GPT-2's n_inner:
+        null), else the key is required. An optional integer must be at least `least` (a size: 1), since a 0 there
+        would otherwise read as its absence (GPT-2's n_inner: 0 is not 4 x n_embd); a required one goes as it is to
+        validation, which names the spec key it sets and its limits."""
         self.use(key)
         if key not in self.cfg and default is ...:
             raise InputError(self.source, key, f"this key in a {self.family} config")
         value = self.cfg.get(key)
-        if value is None and default is not ...:  # absent or null (GPT-2's n_inner: null): the default
+        if value is None and default is not ...:
             return default
-        is_number = isinstance(value, (int, float)) and not isinstance(value, bool)
-        if not (type(value) is int if kind is int else is_number):  # a required key set to null included
-            raise InputError(self.source, key, "an integer" if kind is int else "a number", value)
+        if kind is int:  # a required key set to null included
+            if type(value) is not int:
+                raise InputError(self.source, key, "an integer", value)
+            if abs(value) > MAX_INT:
+                raise InputError(self.source, key, f"an integer of at most 2^53 ({MAX_INT:,}) in size", value)
+            if default is not ... and value < least:
+                raise InputError(self.source, key, "a positive integer" if least == 1 else f"an integer >= {least}",
+                                 value)
+        elif isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
+            raise InputError(self.source, key, "a finite number", value)
         return value
 
     def flag(self, key: str, default: bool) -> bool:
@@ -325,7 +338,7 @@ def _qwen_window(c: _Config, data: dict) -> None:
     c.use("sliding_window", "layer_types", "max_window_layers")
     if c.flag("use_sliding_window", False):
         L = data["model"]["layers"]
-        data["attention"] = c.window(L, L - c.get("max_window_layers", 28), "max_window_layers")
+        data["attention"] = c.window(L, L - c.get("max_window_layers", 28, least=0), "max_window_layers")
 
 
 def _qwen2(c: _Config) -> dict:
@@ -498,13 +511,13 @@ def _bert(c: _Config) -> dict:
          "d_ff": c.get("intermediate_size"), "vocab_size": c.get("vocab_size"), "max_context": rows, "bias": True}
     offset = 0
     if c.family == "roberta":  # positions start after the padding index: the first pad + 1 rows are never used
-        offset = c.get("pad_token_id", 1) + 1
+        offset = c.get("pad_token_id", 1, least=0) + 1
         m["max_context"] = rows - offset
-    types = c.get("type_vocab_size", 2)  # segment embeddings: parameters (their lookup is public, folded in)
+    types = c.get("type_vocab_size", 2, least=0)  # segment embeddings: parameters (their lookup is public, folded in)
     kind = c.cfg.get("position_embedding_type", "absolute")
     c.use("position_embedding_type")
     if kind not in (None, "absolute"):
-        c.warn("position_embedding_type", f"{kind!r} ignored: relative position terms in every attention layer "
+        c.warn("position_embedding_type", f"{short(kind)} ignored: relative position terms in every attention layer "
                                           "not modelled (pidse counts absolute learned positions)")
     return {
         "model": m,
@@ -526,7 +539,7 @@ def _name(cfg: dict, source: str, family: str, model: dict) -> str:
     Hub cache: models--org--NAME/snapshots/HASH), else the file's own name, else family and sizes."""
     named = cfg.get("_name_or_path")
     if isinstance(named, str) and named.strip("/. "):
-        return named.rstrip("/").split("/")[-1]
+        return cut(named.rstrip("/").split("/")[-1], 120)
     path = Path(source)
     if path.name != "config.json":
         return path.stem
@@ -552,9 +565,9 @@ def map_hf_config(cfg: dict, source: str) -> tuple[dict, list[HFConfigWarning]]:
     c = _Config(cfg, source)
     if cfg.get("pruned_heads"):
         c.refuse("pruned_heads", "none (pidse gives every layer the same heads)")
-    if cfg.get("add_cross_attention") or cfg.get("is_encoder_decoder"):
-        c.refuse("add_cross_attention" if cfg.get("add_cross_attention") else "is_encoder_decoder",
-                 "false (pidse models a single stack without cross-attention)")
+    for key in ("add_cross_attention", "is_encoder_decoder"):
+        if c.flag(key, False):
+            c.refuse(key, "false (pidse models a single stack without cross-attention)")
     data = FAMILIES[family](c)
     m = data["model"] = {k: v for k, v in data["model"].items() if v is not None}
     if m.get("head_dim") is not None and m["head_dim"] * m["heads"] == m["d_model"]:
@@ -565,8 +578,10 @@ def map_hf_config(cfg: dict, source: str) -> tuple[dict, list[HFConfigWarning]]:
         c.use("quantization_config")
         c.warn("quantization_config", "ignored: pidse prices the model's linear layers as given, not quantized")
     unknown = sorted(k for k in cfg if k not in c.used and k not in HARMLESS)
-    if unknown:
-        c.warn(", ".join(unknown), f"ignored ({family} keys pidse does not know; check they change no cost)")
+    if unknown:  # named on one line of a reasonable length, however many there are
+        named = ", ".join(cut(k, 40) for k in unknown[:12]) + (f" and {len(unknown) - 12:,} more" if len(unknown) > 12
+                                                              else "")
+        c.warn(named, f"ignored ({family} keys pidse does not know; check they change no cost)")
     data.update(version=1, name=_name(cfg, source, family, data["model"]),
                 description=f"mapped from HuggingFace {family} config {source}",
                 inference={"context": min(DEFAULT_CONTEXT, data["model"]["max_context"])})

@@ -20,7 +20,7 @@ import re
 from dataclasses import dataclass
 from pathlib import Path
 
-from pidse.errors import InputError
+from pidse.errors import InputError, short
 from pidse.resources import DATA_DIR, SPECS_DIR
 from pidse.schema import from_mapping, suggest
 from pidse.spec.load import Spec, load_spec, read_mapping
@@ -108,7 +108,7 @@ def resolve_label(family: str, label: str, dims: dict, where: str,
                       and e.dataset in (None, dims.get("dataset"))), key=lambda e: e.dataset is None)
     if not entries:
         known = sorted({e.label for e in labels.labels if family in e.families})
-        raise InputError(where, "arch", f"a label of family {family!r} in {LABELS_YAML.name}"
+        raise InputError(where, "arch", f"a label of family {short(family)} in {LABELS_YAML.name}"
                          + suggest(base, known) + "; known: " + ", ".join(known), label)
     entry = entries[0]
     overrides = [*entry.overrides, *([f"ffn.prune_last={prune.group(1)}"] if prune else [])]
@@ -134,7 +134,8 @@ def _entry_spec(file: str, overrides: tuple[str, ...]) -> Spec:
 
 
 def _int(row: dict, key: str, where: str) -> int:
-    try:
-        return int(row[key])
-    except (TypeError, ValueError):  # TypeError: a short CSV row's missing cell (None)
-        raise InputError(where, key, "an integer", row[key]) from None
+    """A row's integer cell: ASCII digits (not '1_000', not other scripts' digits) or an int."""
+    value = row.get(key)
+    if type(value) is int or isinstance(value, str) and re.fullmatch(r"\s*[0-9]{1,18}\s*", value, re.ASCII):
+        return int(value)
+    raise InputError(where, key, "an integer", value)  # None: a short CSV row's missing cell

@@ -27,11 +27,14 @@ from pathlib import Path
 
 import numpy as np
 
-from pidse.errors import InputError
+from pidse.errors import InputError, cut
 
 DATASET = "python_stdlib"
 VOCAB_SIZE = 256  # byte-level
 EOF_TOKEN = 0
+MAX_FOLDERS = 10_000  # folders walked under --data (`--data /` is refused after them, in about a second)
+MAX_FILES = 100_000  # *.py files
+MAX_CORPUS_BYTES = 512 * 2**20
 EXCLUDED_DIRS = frozenset({"site-packages", "dist-packages", "test", "tests", "idle_test", "__pycache__"})
 
 
@@ -57,12 +60,25 @@ def stdlib_root() -> Path:
 
 
 def source_files(root: Path) -> list[str]:
-    """Relative POSIX paths of the *.py files under root (outside EXCLUDED_DIRS), sorted."""
-    out = []
-    for path in root.rglob("*.py"):
-        rel = path.relative_to(root)
-        if not EXCLUDED_DIRS & set(rel.parts[:-1]) and path.is_file():
-            out.append(rel.as_posix())
+    """Relative POSIX paths of the *.py files under root (outside EXCLUDED_DIRS), sorted; symlinked folders are
+    not entered. At most MAX_FOLDERS folders are read and MAX_FILES files kept: `--data /` fails at once."""
+    import os
+
+    out, folders, size = [], 0, 0
+    for folder, subfolders, names in os.walk(root):
+        folders += 1
+        if folders > MAX_FOLDERS:
+            raise InputError("--data", None, f"a folder holding at most {MAX_FOLDERS:,} folders", str(root))
+        subfolders[:] = [d for d in subfolders if d not in EXCLUDED_DIRS]
+        rel = Path(folder).relative_to(root)
+        for name in names:
+            path = Path(folder) / name
+            if name.endswith(".py") and path.is_file():
+                out.append((rel / name).as_posix())
+                size += path.stat().st_size
+        if len(out) > MAX_FILES or size > MAX_CORPUS_BYTES:  # refused before anything is read
+            raise InputError("--data", None, f"a folder holding at most {MAX_FILES:,} *.py files and "
+                             f"{MAX_CORPUS_BYTES // 2**20:,} MiB of them", str(root))
     return sorted(out)
 
 
@@ -74,13 +90,21 @@ def is_validation(rel: str, val_percent: int) -> bool:
 def load_corpus(root: str | None = None, name: str | None = None, val_percent: int = 5) -> Corpus:
     """The corpus under `root` (default: this Python's standard library) as train and validation byte streams."""
     base = Path(root) if root else stdlib_root()
-    if not base.is_dir():
+    try:
+        folder = base.is_dir()
+    except (OSError, ValueError):  # a name too long for the OS
+        folder = False
+    if not folder:
         raise InputError("--data", None, "a folder of Python source files", str(base))
     files = source_files(base)
     parts = {True: [], False: []}
     digest = hashlib.sha256()
     for rel in files:
-        data = (base / rel).read_bytes()
+        try:
+            data = (base / rel).read_bytes()
+        except OSError as err:
+            raise InputError("--data", None, f"readable files ({cut(rel, 80)}: {err.strerror})", str(base)) \
+                from None
         digest.update(rel.encode() + b"\0" + hashlib.sha256(data).digest())
         parts[is_validation(rel, val_percent)].append(data)
     if not parts[True] or not parts[False]:
@@ -90,6 +114,14 @@ def load_corpus(root: str | None = None, name: str | None = None, val_percent: i
     stream = {split: np.frombuffer(eof.join(chunks) + eof, dtype=np.uint8) for split, chunks in parts.items()}
     return Corpus(name or (DATASET if root is None else base.name), str(base), stream[False], stream[True],
                   len(parts[False]), len(parts[True]), digest.hexdigest()[:12])
+
+
+def require_tokens(corpus: Corpus, T: int) -> None:
+    """Both splits must hold a window of T + 1 tokens (training draws them at random, validation in order)."""
+    if min(corpus.train.size, corpus.val.size) < T + 2:
+        raise InputError("--data", None, f"more than {T + 1:,} tokens in each split, for windows of T + 1 (this "
+                         f"corpus: {corpus.train.size:,} training and {corpus.val.size:,} validation bytes)",
+                         corpus.root)
 
 
 def sample_batch(stream: np.ndarray, batch: int, T: int, rng: np.random.Generator):

@@ -4,7 +4,7 @@ A CKKS table replaces the MPC table's per-op formulas by three parts (see cost_t
   params      ring dimension N, slots, modulus chain (q0, scale and special-prime bits), levels of a fresh
               ciphertext and levels left after a bootstrap
   primitives  seconds per call of each primitive in PRIMITIVES, flat or level-dependent ({level: seconds}
-              measured at a few levels, linear in between), each with source and grade;
+              measured at a few levels, linear in between), each with source and grade (at most MAX_SECONDS);
               `unknown: why` where the table cannot price one (an estimate that needs it is then an error)
   ops         algorithm choices per op kind (softmax method, polynomial degrees, iteration counts), with sources;
               `<kind>: {unknown: why}` for an op kind the table cannot price (an estimate that uses it is then an
@@ -16,7 +16,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from pidse.cost.family import GRADES
-from pidse.cost.setting import table_metadata, table_network
+from pidse.cost.setting import number_in, table_mapping, table_metadata, table_network, table_scalars
 from pidse.errors import InputError
 from pidse.ops import OP_KINDS
 from pidse.schema import reject_unknown, split_unknown, suggest
@@ -40,6 +40,16 @@ OP_SETTINGS = {
 }
 CHOICES = {"method": ("newton", "poly"), "inverse_domain": ("sum", "mean"),
            "packing": ("rows_in_slots", "keys_across")}
+# Limits on what a table may say (beyond them a value is a typo, or would make the depth walk run for ever).
+PARAM_MAX = {"ring_dim": 2**20, "slots": 2**19, "log_q": 100_000, "q0_bits": 1000, "scale_bits": 1000,
+             "special_bits": 1000, "levels_fresh": 100, "levels_after_bootstrap": 100}
+MAX_SETTING = 1024  # an op setting: polynomial degree, iterations, rounds
+MAX_SECONDS = 1e6  # one primitive call
+MAX_LEVEL = 1000  # a level a primitive was measured at
+MAX_KEY_BYTES = 1e15  # one-time keys
+PACKING = {"scores": ("rows_in_slots", "keys_across"), "bootstraps": ("cheapest", "input")}
+KEY_KEYS = ("switching_key_bytes", "rotation_keys", "bootstrap_key_bytes", "source")
+SCALARS = {"version": int, "name": str, "description": str, "scheme": str, "system": str}
 TOP_KEYS = {"version", "family", "name", "description", "scheme", "network", "params", "primitives", "keys",
             "ops", "packing", "derivation", "measurements", "notes", "system", "matches", "hardware", "offline",
             "units", "default_phase"}
@@ -128,34 +138,25 @@ def load_ckks(src: str, data: dict) -> CkksTable:
     for key in ("name", "params", "primitives", "ops"):
         if key not in data:
             raise InputError(src, key, "this key in a CKKS table")
-    params = data["params"]
-    for key in PARAM_KEYS:
-        if type(params.get(key)) is not int or params[key] < 0:
-            raise InputError(src, f"params.{key}", "a non-negative integer", params.get(key))
-    if params["slots"] > params["ring_dim"] // 2 or not 1 <= params["levels_after_bootstrap"] <= params["levels_fresh"]:
-        raise InputError(src, "params", "slots <= ring_dim / 2 and 1 <= levels_after_bootstrap <= levels_fresh")
+    table_scalars(src, data, SCALARS)
+    params = _params(src, table_mapping(src, data, "params"))
+    packing = table_mapping(src, data, "packing")
+    reject_unknown(packing, PACKING, src, "key of packing", prefix="packing")
+    for key, value in packing.items():
+        if value not in PACKING[key]:
+            raise InputError(src, f"packing.{key}", "one of " + ", ".join(PACKING[key]), value)
 
     primitives = {}
-    known, unknown = split_unknown(data["primitives"], PRIMITIVES, src, "primitives", "a primitive")
+    known, unknown = split_unknown(table_mapping(src, data, "primitives"), PRIMITIVES, src, "primitives",
+                                   "a primitive")
     for name, spec in known.items():
-        where = f"primitives.{name}"
-        if not isinstance(spec, dict) or spec.get("grade") not in GRADES or not spec.get("source"):
-            raise InputError(src, where, "{seconds, source, grade} with grade one of " + ", ".join(GRADES))
-        sec = spec.get("seconds")
-        expected = "seconds >= 0, or {level: seconds, ...} for a level-dependent cost"
-        if isinstance(sec, dict) and all(type(k) is int and k >= 0 for k in sec):
-            points = tuple(sorted((k, _number(v, src, f"{where}.seconds.{k}", expected)) for k, v in sec.items()))
-        else:
-            points = ((0, _number(sec, src, f"{where}.seconds", expected)),)
-        if not points:
-            raise InputError(src, f"{where}.seconds", expected, sec)
-        primitives[name] = Primitive(name, points, str(spec["source"]), spec["grade"])
+        primitives[name] = _primitive(src, name, spec)
     missing = [p for p in PRIMITIVES if p not in primitives and p not in unknown]
     if missing:
         raise InputError(src, f"primitives.{missing[0]}", "a cost, or `unknown: why` (never a silent 0)")
 
     ops, unknown_ops = {}, {}
-    for kind, spec in (data["ops"] or {}).items():
+    for kind, spec in table_mapping(src, data, "ops").items():
         if kind in OP_KINDS and isinstance(spec, dict) and "unknown" in spec:
             if set(spec) != {"unknown"} or not spec["unknown"]:
                 raise InputError(src, f"ops.{kind}", "`unknown: why` alone (or the op's settings)", spec)
@@ -167,15 +168,46 @@ def load_ckks(src: str, data: dict) -> CkksTable:
         _settings(src, f"ops.{kind}", spec, OP_SETTINGS[kind], kind)
         ops[kind] = dict(spec or {})
 
-    keys = dict(data.get("keys") or {})
-    for key in ("switching_key_bytes", "rotation_keys", "bootstrap_key_bytes"):
+    keys = dict(table_mapping(src, data, "keys"))
+    reject_unknown(keys, KEY_KEYS, src, "key of keys", prefix="keys")
+    for key in KEY_KEYS[:3]:
         if keys.get(key) is not None:
-            keys[key] = _number(keys[key], src, f"keys.{key}", "a number >= 0")
+            keys[key] = number_in(src, f"keys.{key}", keys[key], (0, MAX_KEY_BYTES), "a number")
     network = table_network(src, data.get("network"), presets_only=True)
+    data = {**data, "packing": packing}  # ops.py and price.py read it from `raw`: a mapping, even if empty
     return CkksTable(data["name"], data.get("description", ""), data.get("scheme", "CKKS"), network,
-                     {k: params[k] for k in PARAM_KEYS}, primitives, ops, keys, src, data, unknown=unknown,
-                     unknown_ops=unknown_ops,
+                     params, primitives, ops, keys, src, data, unknown=unknown, unknown_ops=unknown_ops,
                      **table_metadata(src, data, "evaluation keys are one-time and reported apart"))
+
+
+def _params(src: str, params: dict) -> dict:
+    """The scheme parameters: integers within PARAM_MAX, slots <= ring_dim / 2, levels consistent."""
+    reject_unknown(params, PARAM_KEYS, src, "parameter", prefix="params")
+    for key in PARAM_KEYS:
+        low = 1 if key in ("ring_dim", "slots", "levels_after_bootstrap") else 0
+        if type(params.get(key)) is not int or not low <= params[key] <= PARAM_MAX[key]:
+            raise InputError(src, f"params.{key}", f"an integer from {low} to {PARAM_MAX[key]:,}", params.get(key))
+    if params["slots"] > params["ring_dim"] // 2 or not 1 <= params["levels_after_bootstrap"] <= params["levels_fresh"]:
+        raise InputError(src, "params", "slots <= ring_dim / 2 and 1 <= levels_after_bootstrap <= levels_fresh")
+    return {k: params[k] for k in PARAM_KEYS}
+
+
+def _primitive(src: str, name: str, spec) -> Primitive:
+    """One primitive's price: seconds per call (>= 0, at most MAX_SECONDS), flat or {level: seconds}."""
+    where = f"primitives.{name}"
+    if not isinstance(spec, dict) or spec.get("grade") not in GRADES or not spec.get("source"):
+        raise InputError(src, where, "{seconds, source, grade} with grade one of " + ", ".join(GRADES))
+    reject_unknown(spec, ("seconds", "source", "grade"), src, f"key of {where}", prefix=where)
+    sec = spec.get("seconds")
+    expected = f"seconds from 0 to {MAX_SECONDS:g}, or {{level: seconds, ...}} for a level-dependent cost"
+    if isinstance(sec, dict):
+        if not sec or not all(type(k) is int and 0 <= k <= MAX_LEVEL for k in sec):
+            raise InputError(src, f"{where}.seconds", f"{{level: seconds, ...}} with levels from 0 to {MAX_LEVEL}",
+                             sec)
+        points = tuple(sorted((k, _number(v, src, f"{where}.seconds.{k}", expected)) for k, v in sec.items()))
+    else:
+        points = ((0, _number(sec, src, f"{where}.seconds", expected)),)
+    return Primitive(name, points, str(spec["source"]), spec["grade"])
 
 
 def _settings(src: str, where: str, spec, allowed: set, kind: str) -> None:
@@ -192,16 +224,14 @@ def _settings(src: str, where: str, spec, allowed: set, kind: str) -> None:
             choices = SOFTMAX_METHODS if (key, kind) == ("method", "softmax") else CHOICES[key]
             if value not in choices:
                 raise InputError(src, at, "one of " + ", ".join(choices), value)
-        elif key != "source" and (type(value) is not int or value < 1):
-            raise InputError(src, at, "an integer >= 1", value)
+        elif key != "source" and (type(value) is not int or not 1 <= value <= MAX_SETTING):
+            raise InputError(src, at, f"an integer from 1 to {MAX_SETTING:,}", value)
 
 
 def _number(value, src: str, where: str, expected: str) -> float:
-    """A number >= 0; YAML 1.1 reads 2.1e6 (no exponent sign) as a string, so numeric strings count."""
+    """Seconds from 0 to MAX_SECONDS; YAML 1.1 reads 2.1e6 (no exponent sign) as a string, so numeric strings
+    count. A NaN, an infinity or a negative number is an error naming the key."""
     try:
-        number = float(value) if not isinstance(value, bool) else -1.0
-    except (TypeError, ValueError):
-        number = -1.0
-    if number < 0:
-        raise InputError(src, where, expected, value)
-    return number
+        return number_in(src, where, value, (0.0, MAX_SECONDS), "seconds")
+    except InputError:
+        raise InputError(src, where, expected, value) from None
