@@ -9,7 +9,9 @@ refactor can be shown to change nothing (run it before and after, then compare t
 What is written: `pidse estimate SPEC --format json` for every shipped spec, unpriced and under every shipped
 table (an error's exit code and message where a table cannot price a spec), the same as a table `--by kind`;
 `pidse formula` (comm and latency, whole model and by op kind) for every spec under every MPC table; `pidse
-scaling` for every spec under every MPC table. Commands run in-process through Typer's CliRunner, with
+scaling` for every spec under every MPC table; and generations (GENERATIONS: 4 emitted tokens, with a sliding
+window, token pruning, a mixture of experts and a batch) as JSON and `--by kind` tables, unpriced and under every
+table. Commands run in-process through Typer's CliRunner, with
 PYTHONHASHSEED fixed and the checkout's path written as <repo>, so that two checkouts' outputs compare.
 """
 from __future__ import annotations
@@ -48,9 +50,30 @@ def _is_mpc(table: Path) -> bool:
     return "family: ckks" not in table.read_text()
 
 
+# Generations: name -> (spec, --set overrides, options when priced); decode steps repeat every layer, so the
+# specs are small and the variants those whose decode steps differ (a window the KV cache grows past, a pruned
+# cache, experts, a batch), priced with --allow-missing so that tables without pruning or routing still show them.
+GENERATIONS = {
+    "gpt2_sm_ln_g_g4": ("gpt2_sm_ln_g", ["inference.generate=4"], []),
+    "tinyllama_1.1b_g4": ("tinyllama_1.1b", ["inference.generate=4"], []),
+    "gpt2_sm_ln_g_window": ("gpt2_sm_ln_g", ["model.layers=2", "inference.context=6", "inference.generate=5",
+                                             "attention.window=8"], ["--allow-missing"]),
+    "gpt2_sm_ln_g_pruned": ("gpt2_sm_ln_g", ["model.layers=3", "inference.generate=3",
+                                             "pruning.schedule=[{after: 1, keep: 0.5}]"], ["--allow-missing"]),
+    "tinyllama_1.1b_moe_batch": ("tinyllama_1.1b", ["model.layers=2", "inference.generate=3", "inference.batch=2",
+                                                    "ffn.experts=4", "ffn.top_k=2"], ["--allow-missing"]),
+}
+
+
 def cases():
     specs = sorted((ROOT / "arch_specs").glob("*.yaml"))
     tables = sorted((ROOT / "cost_tables").glob("*.yaml"))
+    for name, (spec, sets, priced) in GENERATIONS.items():
+        base = ["estimate", str(ROOT / "arch_specs" / f"{spec}.yaml")] + [a for s in sets for a in ("--set", s)]
+        yield f"generate__{name}.json", base + ["--format", "json"]
+        for table in tables:
+            yield f"generate__{name}__{table.stem}.json", base + ["-p", table.stem, *priced, "--format", "json"]
+            yield f"generate__{name}__{table.stem}.txt", base + ["-p", table.stem, *priced, "--by", "kind"]
     for spec in specs:
         yield f"estimate__{spec.stem}.json", ["estimate", str(spec), "--format", "json"]
         for table in tables:

@@ -4,7 +4,7 @@
     r = pidse.estimate("gpt2_sm_scfuffn", protocol="aero-secretflow", context=256, overrides={"model.layers": 6})
     r.totals                     # one-row DataFrame: params, macs, flops, comm_bytes, rounds, compute_s, latency_s
     r.ops                        # one row per op
-    r.by("kind")                 # per op kind (also "layer", "block")
+    r.by("kind")                 # per op kind (also "layer", "block", "stage", "part", "step")
     pidse.compare(["gpt2_sm_ln_g", "gpt2_sm_scfuffn"], baseline="gpt2_sm_ln_g", protocol="aero-secretflow",
                   context=[128, 256])
 
@@ -28,7 +28,7 @@ from pidse.search.space import load_space
 from pidse.search.sweep import sweep as run_sweep
 from pidse.spec.load import Spec, apply_overrides, load_spec, validate
 
-GROUPS = ("kind", "layer", "block", "stage", "part")
+GROUPS = ("kind", "layer", "block", "stage", "part", "step")
 
 
 def as_spec(spec, overrides=None, context: int | None = None) -> Spec:
@@ -71,12 +71,18 @@ class Result:
 
     @property
     def ops(self):
+        """One row per op; a generation's decode steps as one template per op (`steps`: how many it stands for)."""
         return self.estimate.frame()
 
     def by(self, group: str = "kind"):
-        """Costs summed per op kind, layer, block, stage or part (fixed / layer / ffn)."""
+        """Costs summed per op kind, layer, block, stage, part (fixed / layer / ffn) or step (0: the prefill, then
+        each decode step)."""
         if group not in GROUPS:
             raise InputError("by", None, "one of " + ", ".join(GROUPS), group)
+        if group == "step":  # per step: from the templates' per-step values, in the CLI's exact sums
+            import pandas as pd
+
+            return pd.DataFrame(self.estimate.breakdown("step"))
         frame = self.ops
         columns = [c for c in self.estimate.columns if c in frame]
         return frame.groupby(group, dropna=False, sort=False)[columns].sum(min_count=1).reset_index()

@@ -7,6 +7,7 @@ It sits below both the graph builder (pidse.model) and the protocol families (pi
 from __future__ import annotations
 
 import math
+import sys
 
 # kind -> the shape symbols it is described by.
 SHAPE_KEYS = {
@@ -32,6 +33,7 @@ SHAPE_KEYS = {
     "prune": ("batch", "rows", "cols", "kept"),  # token pruning: per sequence, keep `kept` of `rows` token rows
 }
 OP_KINDS = tuple(SHAPE_KEYS)
+MAX_OPS = 200_000  # op-graph nodes a spec may have (pidse.spec.load.op_bound), about 1 KB and 20-100 us each
 BLOCKS = ("embedding", "attention", "ffn", "norm", "head")
 NORM_KINDS = ("layernorm", "rmsnorm")
 # Where an op sits for depth-vectorised pricing: a model of L layers with its k deepest FFNs pruned runs the
@@ -78,13 +80,22 @@ def causal_kept(rows, cols, window=None, positions=None):
     a = positions - rows
     c = smallest(largest(window - a - 1, 0), rows)
     pairs = c * (c + 1)
-    return c * a + (pairs // 2 if isinstance(pairs, int) else pairs / 2) + (rows - c) * window
+    return c * a + (pairs // 2 if isinstance(pairs, int) or is_array(pairs) else pairs / 2) + (rows - c) * window
+
+
+def is_array(value) -> bool:
+    """Whether `value` is a numpy array: a size per decode step (pidse.steps). numpy is not imported to find out:
+    no array exists before it is."""
+    np = sys.modules.get("numpy")
+    return np is not None and isinstance(value, np.ndarray)
 
 
 def smallest(a, b):
-    """min() for ints and sympy expressions alike (a symbolic context against a window)."""
+    """min() for ints, per-step arrays and sympy expressions alike (a symbolic context against a window)."""
     if isinstance(a, int) and isinstance(b, int):
         return min(a, b)
+    if is_array(a) or is_array(b):
+        return sys.modules["numpy"].minimum(a, b)
     import sympy
 
     return sympy.Min(a, b)
@@ -102,6 +113,8 @@ def ceiling(x):
 def largest(a, b):
     if isinstance(a, int) and isinstance(b, int):
         return max(a, b)
+    if is_array(a) or is_array(b):
+        return sys.modules["numpy"].maximum(a, b)
     import sympy
 
     return sympy.Max(a, b)

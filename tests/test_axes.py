@@ -20,7 +20,7 @@ from pidse.spec.load import load_spec
 
 
 def rows_by_name(est) -> dict:
-    return {r["op"]: r for r in est.ops}
+    return {r["op"]: r for r in est.per_step()[0]}
 
 
 def test_mistral_window_sizes_scores_by_the_window_at_8k():

@@ -235,3 +235,19 @@ def test_table_names_the_params():
 def test_version():
     result = invoke("--version")
     assert (result.exit_code, result.stdout.strip()) == (0, f"pidse {pidse.__version__}")
+
+
+def test_main_builds_only_the_command_it_runs():
+    """Typer builds a parser for every command of the app it runs: `pidse estimate` runs an app with `estimate`
+    alone; no command, or an unknown one, gets every command (help, "did you mean")."""
+    from pidse.cli.app import app, for_command
+
+    names = (lambda a: [c.name or c.callback.__name__ for c in a.registered_commands]  # noqa: E731
+             + [g.name for g in a.registered_groups])
+    assert names(for_command(["estimate", "gpt2_sm_ln_g", "-p", "bumblebee"])) == ["estimate"]
+    assert names(for_command(["ppl", "list"])) == ["ppl"]
+    assert names(for_command(["sweep", "--space", "aero"])) == ["sweep"]
+    everything = set(names(app))
+    assert {"estimate", "compare", "list", "ppl", "sweep", "formula", "calibrate", "train"} <= everything
+    for argv in ([], ["--help"], ["--version"], ["estimat"]):
+        assert set(names(for_command(argv))) == everything

@@ -19,7 +19,7 @@ from pidse.spec.load import load_spec
 
 
 def by_op(est) -> dict:
-    return {row["op"]: row for row in est.ops}
+    return {row["op"]: row for row in est.per_step()[0]}
 
 
 # ---- the hand-made table at tiny shapes ----------------------------------------------------------------------

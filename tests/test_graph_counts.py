@@ -75,6 +75,11 @@ BASE = {
 }
 
 
+def rows_as_built(est) -> dict:
+    """Op rows by name as the estimate holds them (decode steps as templates)."""
+    return {row["op"]: row for row in est.ops}
+
+
 def check_nodes(dense, aero, expected: dict):
     d, a = rows(dense), rows(aero)
     for name, (kind, shape, params, macs, dense_flops, aero_flops) in expected.items():
@@ -431,9 +436,14 @@ def test_every_op_kind_is_covered(tiny):
 
 def test_generate_decode_steps(tiny):
     dense, aero = tiny(inference={"context": 4, "generate": 3})
-    # prefill of T=4, then decode steps s=1, 2 of one token each (m=1) against kv_len = T + s keys
-    assert [row["op"] for row in dense.ops] == (list(BASE) + [f"step1.{n}" for n in BASE]
-                                                + [f"step2.{n}" for n in BASE])
+    # prefill of T=4, then ONE decode template per op standing for steps s=1, 2 (m=1, kv_len = T + s keys) ...
+    assert [row["op"] for row in dense.ops] == list(BASE) + [f"decode.{n}" for n in BASE]
+    template = rows_as_built(dense)["decode.L0.attn.scores"]
+    assert (template["step"], template["steps"], template["shape"]["n"].tolist()) == (1, 2, [5, 6])
+    assert template["macs"] == 40 + 48  # 2*1*4*5 and 2*1*4*6 MACs, summed over its steps
+    # ... which stands for one copy of every op per step
+    assert [row["op"] for row in dense.per_step()[0]] == (list(BASE) + [f"step1.{n}" for n in BASE]
+                                                          + [f"step2.{n}" for n in BASE])
     check_nodes(dense, aero, {
         # params are counted once, on the prefill nodes
         "step1.embed.tokens": ("embedding", {"tokens": 1, "vocab": 10, "dim": 8}, *NONE),

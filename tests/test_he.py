@@ -44,7 +44,7 @@ def tiny_ckks(tmp_path):
 
 
 def by_op(est) -> dict:
-    return {r["op"]: r for r in est.ops}
+    return {r["op"]: r for r in est.per_step()[0]}
 
 
 # ---- depth accounting by hand --------------------------------------------------------------------------------

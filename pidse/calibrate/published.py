@@ -8,16 +8,16 @@ writes the report.
 """
 from __future__ import annotations
 
-import csv
 import dataclasses
 import re
 from dataclasses import dataclass
 from pathlib import Path
 
+from pidse.calibrate.csvfile import number, read_csv
 from pidse.cost.family import COST_COLUMNS
 from pidse.cost.formula import Formula, FormulaError
 from pidse.cost.registry import list_tables, load_table, price_op
-from pidse.cost.setting import Network, Setting, resolve_phase
+from pidse.cost.setting import Network, Setting, hardware_from, resolve_phase
 from pidse.errors import InputError
 from pidse.model.estimate import estimate
 from pidse.resources import DATA_DIR
@@ -30,6 +30,11 @@ REQUIRED = ("id", "system", "model", "op", "comm_gb_published", "comm_unit", "co
             "network", "online_offline")
 SIZES = {"layers": "model.layers", "d_model": "model.d_model", "heads": "model.heads", "d_ff": "model.d_ff",
          "vocab": "model.vocab_size"}
+# Number columns, where given: (lowest, highest, whole). A cell that is not such a number is an error in the
+# file (its line and column named), not a row pidse cannot express.
+NUMBERS = {**{col: (1, 2**31, True) for col in (*SIZES, "input_tokens", "generated_tokens")},
+           "comm_gb_published": (0, 1e18, False), "rounds_published": (0, 1e18, False),
+           "latency_s_published": (0, 1e12, False)}
 
 
 class Unexpressed(Exception):
@@ -61,6 +66,18 @@ class Rules:
                  and re.search(s["model"], row["model"], re.IGNORECASE)]
         return found[-1] if found else None
 
+    def hardware(self, row: dict, table) -> tuple:
+        """(machine, compute scale): the machine a setting says the row ran on (another paper rerunning the
+        system on its own), the table's compute re-priced to it by throughput; else the table's own."""
+        found = [s for s in self.settings if "hardware" in s and re.search(s["system"], row["system"])
+                 and re.search(s["model"], row["model"], re.IGNORECASE)]
+        if not found or table.hardware is None:
+            return table.hardware, 1.0
+        machine = hardware_from(str(MAP_FILE), "settings.hardware", found[-1]["hardware"])
+        if machine.kind != table.hardware.kind:
+            raise Unexpressed(f"the row ran on a {machine.kind}, {table.name} is priced on a {table.hardware.kind}")
+        return machine, table.hardware.throughput / machine.throughput
+
     def spec_name(self, model: str) -> str:
         for rule in self.models:
             if re.search(rule["match"], model, re.IGNORECASE):
@@ -77,15 +94,13 @@ class Rules:
 
 def read_rows(path: str | Path | None = None) -> list[dict]:
     path = Path(path or PUBLISHED_CSV)
-    if not path.is_file():
-        raise InputError(path, None, "an existing CSV of published measurements")
-    with path.open(newline="") as fh:
-        reader = csv.DictReader(fh)
-        missing = [c for c in REQUIRED if c not in (reader.fieldnames or [])]
-        if missing:
-            raise InputError(path, missing[0], "a column of the published-measurements layout ("
-                             + ", ".join(REQUIRED) + ")")
-        return list(reader)
+    rows = []
+    for line, row in read_csv(path, "published measurements", REQUIRED):
+        for column, (low, high, whole) in NUMBERS.items():
+            if (row.get(column) or "").strip():
+                number(row[column], path, f"line {line}: {column}", low, high, whole)
+        rows.append(row)
+    return rows
 
 
 def table_for(system: str, tables: dict):
@@ -182,7 +197,8 @@ def _micro(rule: dict, found: re.Match) -> dict:
 
 def price_row(row: dict, table, rules: Rules) -> dict:
     """Predicted comm_bytes, rounds, compute_s and latency_s of the ops one published row measured."""
-    setting = Setting(network_of(row["network"], table), table.hardware, phase_of(row["online_offline"], table))
+    machine, scale = rules.hardware(row, table)
+    setting = Setting(network_of(row["network"], table), machine, phase_of(row["online_offline"], table), scale)
     rule, found = rules.op_rule(row["op"])
     ran = {k: v for k, v in rules.constants(row, rule).items() if k in getattr(table, "constants", {})}
     if ran:  # the configuration the paper ran this row in
@@ -192,7 +208,7 @@ def price_row(row: dict, table, rules: Rules) -> dict:
             ops = [price_op(table, rule["kind"], _micro(rule, found), setting)]
         else:  # the ops the row measured; the table need not price the others
             est = estimate(_spec(row, rules), table=table, setting=setting, allow_missing=True)
-            ops = _select(est.ops, rule["select"], row["op"])
+            ops = _select(est.per_step()[0], rule["select"], row["op"])  # every decode step's ops, as measured
     except InputError as err:
         raise Unexpressed(str(err)) from None
     missing = sorted({o["kind"] for o in ops if o["comm_bytes"] is None})

@@ -1,5 +1,7 @@
 """The `pidse` command line: a thin shell over the Python API. Each command imports what it needs inside it, lazily,
-so that `pidse --help` and one command do not pay for every other command's imports (numpy, sympy, pandas, ...)."""
+so that `pidse --help` and one command do not pay for every other command's imports (numpy, sympy, pandas, ...).
+And Typer builds a parser for every command an app has on each run, so `main` runs an app with only the command
+its command line names (`app`, with all of them, is what tests and scripts invoke)."""
 from __future__ import annotations
 
 import sys
@@ -13,12 +15,13 @@ from pidse.cli.options import By, Convention, Format
 from pidse.errors import InputError, user_errors
 from pidse.schema import bandwidth_bps, int_list, seconds
 
-app = typer.Typer(
+SETTINGS = dict(
     help="pidse: cost model and design-space exploration for private (MPC/HE) LLM inference.\n\n"
          "Start with `pidse estimate arch_specs/gpt2_sm_scfuffn.yaml`.",
     no_args_is_help=True, add_completion=False, pretty_exceptions_enable=False, rich_markup_mode=None,
     context_settings={"help_option_names": ["-h", "--help"]},
 )
+app = typer.Typer(**SETTINGS)
 
 
 def _version(value: bool):
@@ -44,8 +47,10 @@ def estimate(
     set_: List[str] = typer.Option([], "--set", metavar="KEY=VALUE", help="Override a spec value by dotted path, e.g. "
                                    "--set model.layers=18 --set ffn.prune_last=6. Repeatable; validated like the file."),
     fmt: Format = typer.Option(Format.table, "--format", "-f", help="Output format."),
-    by: Optional[By] = typer.Option(None, "--by", help="Breakdown rows: every op, or summed per op kind, layer "
-                                    "or block. Default: block for table/markdown, op for json/csv."),
+    by: Optional[By] = typer.Option(None, "--by", help="Breakdown rows: every op (a generation's decode steps as "
+                                    "one template per op), or summed per op kind, layer, block or step (the "
+                                    "prefill, then each decode step). Default: block for table/markdown, op for "
+                                    "json/csv."),
     convention: Convention = typer.Option(Convention.dense, "--flops-convention",
                                           help="dense: 2 FLOPs per MAC, full TxT scores. aero: AERO's own "
                                                "accounting (blocks only), reproduces its FLOPs columns."),
@@ -82,7 +87,6 @@ def estimate(
 
       pidse estimate arch_specs/gpt2_sm_scfuffn.yaml -p aero-secretflow --baseline arch_specs/gpt2_sm_ln_g.yaml
     """
-    from pidse.cost.registry import load_table
     from pidse.cost.setting import resolve_setting
     from pidse.model.estimate import estimate as run_estimate
     from pidse.report.render import render
@@ -91,6 +95,9 @@ def estimate(
     if protocol is None and (network or bandwidth or rtt or allow_missing or hardware or phase):
         raise InputError("--network/--bandwidth/--rtt/--hardware/--phase/--allow-missing", None,
                          "--protocol TABLE as well: they only apply to priced estimates")
+    if protocol:
+        from pidse.cost.registry import load_table  # only a priced estimate loads the protocol families
+
     table = load_table(protocol) if protocol else None
     setting = resolve_setting(table, network, bandwidth_bps(bandwidth), seconds(rtt), hardware, phase) \
         if table else None
@@ -164,8 +171,22 @@ for module in (measure, search, analysis, train):
     module.register(app)
 
 
+def for_command(argv: list[str]) -> typer.Typer:
+    """The app to run `argv` (the arguments after `pidse`) with: the command it names alone, or every command when
+    it names none or an unknown one (help, the error for a typo with its suggestion)."""
+    name = next((arg for arg in argv if not arg.startswith("-")), None)
+    commands = [c for c in app.registered_commands if (c.name or c.callback.__name__) == name]
+    groups = [g for g in app.registered_groups if g.name == name]
+    if not commands and not groups:
+        return app
+    lean = typer.Typer(**SETTINGS)
+    lean.registered_callback = app.registered_callback  # --version, -h
+    lean.registered_commands, lean.registered_groups = commands, groups
+    return lean
+
+
 def main():  # console-script entry point
-    app(prog_name="pidse")
+    for_command(sys.argv[1:])(prog_name="pidse")
 
 
 if __name__ == "__main__":

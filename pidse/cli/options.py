@@ -16,6 +16,7 @@ class By(str, Enum):
     kind = "kind"
     layer = "layer"
     block = "block"
+    step = "step"
 
 
 class Convention(str, Enum):

@@ -12,12 +12,17 @@ A cost table's `family:` key names the family that loads and prices it. A family
                                         shape holds symbols, or None where the family has no closed forms
 and describes itself: whether it is interactive (MPC: rounds between parties; HE: the client talks to the
 server once per pass), what its communication counts, and the per-op columns it adds.
-Families see op rows (dicts with kind, shape, attrs, part, ...) and never import the graph builder.
+Families see op rows (dicts with kind, shape, attrs, part, ...) and never import the graph builder. A
+generation's decode steps come as templates (pidse.steps): one row per op whose sizes that grow with the KV cache
+are arrays over the steps; a family prices them on those arrays (MPC) or step by step (`steps.expand`, CKKS) and
+stores its values with `steps.fold`.
 """
 from __future__ import annotations
 
 from dataclasses import dataclass, field
 from typing import Any, Callable
+
+from pidse.steps import ordered_sum
 
 GRADES = ("measured", "published", "derived", "estimate")  # best first: a row is as good as its worst source
 COST_COLUMNS = ("comm_bytes", "rounds", "compute_s", "latency_s")
@@ -46,12 +51,18 @@ class Priced:
     details: Any = None  # the family's own per-graph results (CKKS: the depth walk and its bootstraps)
 
 
-def accumulate(vec, row: dict, index: dict) -> None:
-    """Add one priced op row into a vector over sweep columns (totals, and per op kind `metric:kind`)."""
+def add_rows(vec, rows: list[dict], index: dict) -> None:
+    """Add priced op rows into a vector over sweep columns (totals, and per op kind `metric:kind`). Each column adds
+    its rows in execution order, decode templates step by step (pidse.steps.ordered_sum): the same float sums as
+    adding one row per op per step into the vector."""
+    kinds: dict = {}
+    for row in rows:
+        kinds.setdefault(row["kind"], []).append(row)
     for m in SUMMED:
         if m in index:
-            vec[index[m]] += row[m]
+            vec[index[m]] = ordered_sum(rows, m, vec[index[m]])
     for m in BY_KIND:
-        key = f"{m}:{row['kind']}"
-        if key in index:
-            vec[index[key]] += row[m]
+        for kind, mine in kinds.items():
+            key = f"{m}:{kind}"
+            if key in index:
+                vec[index[key]] = ordered_sum(mine, m, vec[index[key]])

@@ -11,6 +11,8 @@ MACs come from a registry of per-kind counters (fvcore style); kinds without one
 """
 from __future__ import annotations
 
+from pidse.steps import exact, is_template, occurrences
+
 MACS = {
     "linear": lambda s: s["m"] * s["k"] * s["n"],
     "lm_head": lambda s: s["m"] * s["k"] * s["n"],
@@ -27,8 +29,9 @@ KIND_ORDER = {kind: i for i, kind in enumerate(NONLINEAR_SYMBOLS)}
 
 
 def macs(kind: str, shape: dict) -> int:
+    """MACs of one op (of a decode template: per step, an array of exact ints where its sizes vary)."""
     counter = MACS.get(kind)
-    return counter(shape) if counter else 0
+    return counter(exact(shape)) if counter else 0
 
 
 def flops(node: dict, convention: str = "dense") -> int:
@@ -65,7 +68,8 @@ def inventory(nodes, include_head: bool = False) -> str:
         if node["kind"] not in NONLINEAR_SYMBOLS or (node["block"] == "head") != include_head:
             continue
         count, rows, cols = instances(node)
-        counts[(symbol, rows, cols)] = counts.get((symbol, rows, cols), 0) + count
+        for (r, c), times in occurrences(rows, cols, steps=node["steps"] if is_template(node) else 1):
+            counts[(symbol, r, c)] = counts.get((symbol, r, c), 0) + count * times
         order.setdefault(symbol, (KIND_ORDER[node["kind"]], symbol != NONLINEAR_SYMBOLS[node["kind"]]))
     items = sorted(counts.items(), key=lambda kv: (order[kv[0][0]], kv[0][0], -kv[0][1], kv[0][2]))
     spans: dict[tuple[str, int], list] = {}  # decode steps: one softmax width per step, shown as a range

@@ -1,7 +1,10 @@
 """The estimator: spec -> op graph -> one tidy row per op (counted, then priced by the table's family) ->
 totals and breakdowns.
 
-Rows are plain dicts so that `pidse estimate` stays fast (pandas is imported only by `Estimate.frame()`).
+Rows are plain dicts so that `pidse estimate` stays fast (pandas is imported only by `Estimate.frame()`). A
+generation's decode steps are one template row per op (pidse.steps): totals and breakdowns add them step by step
+in the order one row per op per step would have been added, so they are exactly those rows' sums; `per_step()`
+materialises such rows when they are wanted.
 """
 from __future__ import annotations
 
@@ -9,14 +12,14 @@ import functools
 from dataclasses import dataclass, field
 
 from pidse.cost.family import COST_COLUMNS
-from pidse.cost.registry import family_of
 from pidse.cost.setting import Network, Setting, resolve_setting
 from pidse.model import counting
 from pidse.model.graph import to_networkx, trace
 from pidse.ops import BLOCKS
 from pidse.spec.load import Spec
+from pidse.steps import by_step, count, expand, fold, group_sum, ordered_sum, plain
 
-GROUPINGS = ("op", "kind", "layer", "block")
+GROUPINGS = ("op", "kind", "layer", "block", "step")
 COUNT_COLUMNS = ("params", "macs", "flops")
 
 
@@ -24,7 +27,7 @@ COUNT_COLUMNS = ("params", "macs", "flops")
 class Estimate:
     spec: Spec
     convention: str
-    ops: list[dict]  # one row per op node, in execution order
+    ops: list[dict]  # one row per op node (a generation: per decode template), in execution order
     edges: list = field(repr=False)  # (source op, target op) data flow
     table: object = None  # the cost table when priced
     setting: Setting | None = None  # network, hardware and phase when priced
@@ -38,13 +41,20 @@ class Estimate:
     @property
     def family(self):
         """The protocol family (plug-in) that priced this estimate, or None."""
-        return None if self.table is None else family_of(self.table)
+        return None if self.table is None else _family_of(self.table)
 
     @functools.cached_property
     def graph(self):
-        """The op graph as a networkx DiGraph, nodes annotated with their counts and costs."""
-        return to_networkx({r["op"]: {k: v for k, v in r.items() if k != "op"} for r in self.ops}, self.edges,
+        """The op graph as a networkx DiGraph, nodes annotated with their counts and costs (one node per op per
+        decode step)."""
+        rows, edges = self.per_step()
+        return to_networkx({r["op"]: {k: v for k, v in r.items() if k != "op"} for r in rows}, edges,
                            self.spec.name)
+
+    def per_step(self) -> tuple[list[dict], list]:
+        """Every op of every decode step as its own row (counts and costs included), and their edges: what the
+        decode templates stand for. Memory grows with the generated tokens: totals and breakdowns never need it."""
+        return expand(self.ops, self.edges)
 
     @property
     def columns(self) -> tuple[str, ...]:
@@ -53,10 +63,10 @@ class Estimate:
             return COUNT_COLUMNS
         return COUNT_COLUMNS + COST_COLUMNS + self.family.columns
 
-    @property
+    @functools.cached_property
     def totals(self) -> dict:
         """Sums over ops. Uncosted ops (None) are skipped: check `uncosted` before trusting cost totals."""
-        return {col: sum(row[col] for row in self.ops if row[col] is not None) for col in self.columns}
+        return {col: ordered_sum(self.ops, col) for col in self.columns}
 
     @property
     def flops_by_block(self) -> dict:
@@ -71,47 +81,61 @@ class Estimate:
         return counting.inventory(self.ops, include_head=True)
 
     def breakdown(self, by: str) -> list[dict]:
-        """Rows summed per group (op: every op; kind; layer: None for ops outside the layers; block)."""
+        """Rows summed per group (op: every op, a decode template once; kind; layer: None for ops outside the
+        layers; block; step: the prefill as step 0, then each decode step). An uncosted op makes its group's cost
+        unknown (None), never 0."""
         if by == "op":
             return self.ops
         if by not in GROUPINGS:
             raise ValueError(f"unknown grouping {by!r}; expected one of {GROUPINGS}")
+        columns = self.columns
+        if by == "step":
+            return by_step(self.ops, columns)
         groups: dict = {}
         for row in self.ops:
-            acc = groups.setdefault(row[by], {by: row[by], "ops": 0, **{c: 0 for c in self.columns}})
-            acc["ops"] += 1
-            for col in self.columns:  # an uncosted op makes its group's cost unknown, never 0
-                acc[col] = None if acc[col] is None or row[col] is None else acc[col] + row[col]
-        return list(groups.values())
+            groups.setdefault(row[by], []).append(row)
+        return [{by: key, "ops": count(rows), **{c: group_sum(rows, c) for c in columns}}
+                for key, rows in groups.items()]
 
     def frame(self):
-        """The op rows as a pandas DataFrame (shape symbols as columns), for notebooks and analysis."""
+        """The op rows as a pandas DataFrame (shape symbols as columns), for notebooks and analysis; a decode
+        template's sizes that grow with the steps as ranges (`129..639`)."""
         import pandas as pd  # lazy: the command line never needs pandas for an estimate
 
-        return pd.json_normalize(self.ops, sep="_")
+        return pd.json_normalize([plain(r) for r in self.ops], sep="_")
 
 
-def counted(spec: Spec, convention: str = "dense") -> tuple[list[dict], list]:
-    """The graph of `spec` as op rows with their MACs and FLOPs, and its (source, target) edges."""
+def counted(spec: Spec, convention: str = "dense", per_step: bool = False) -> tuple[list[dict], list]:
+    """The graph of `spec` as op rows with their MACs and FLOPs, and its (source, target) edges; decode steps as
+    templates, or with `per_step` every step whole."""
     if convention not in counting.CONVENTIONS:
         raise ValueError(f"unknown FLOPs convention {convention!r}; expected one of {counting.CONVENTIONS}")
-    nodes, edges = trace(spec)
+    nodes, edges = trace(spec, per_step)
     rows = []
     for name, node in nodes.items():
         row = {"op": name, **node}
-        row["macs"] = counting.macs(node["kind"], node["shape"])
-        row["flops"] = counting.flops(node, convention)
+        row.update(fold(row, {"params": node["params"], "macs": counting.macs(node["kind"], node["shape"]),
+                              "flops": counting.flops(node, convention)}))
         rows.append(row)
     return rows, edges
 
 
 def estimate(spec: Spec, convention: str = "dense", table=None, network: Network | None = None,
-             allow_missing: bool = False, setting: Setting | None = None) -> Estimate:
+             allow_missing: bool = False, setting: Setting | None = None, per_step: bool = False) -> Estimate:
     """Count (and, given a cost table, price) every op of `spec`. Priced under `setting`, else on `network`
-    with the table's hardware, else in the table's own setting."""
-    rows, edges = counted(spec, convention)
+    with the table's hardware, else in the table's own setting. `per_step`: decode steps as one row per op per
+    step instead of templates (the same numbers, memory growing with the generated tokens)."""
+    rows, edges = counted(spec, convention, per_step)
     if table is None:
         return Estimate(spec, convention, rows, edges)
     setting = setting or (Setting(network) if network is not None else resolve_setting(table))
-    priced = family_of(table).price(rows, edges, table, setting, allow_missing)
+    priced = _family_of(table).price(rows, edges, table, setting, allow_missing)
     return Estimate(spec, convention, rows, edges, table, setting, priced.uncosted, priced.details)
+
+
+def _family_of(table):
+    """The table's protocol family. Imported here, when a table is given: the families' modules (CKKS's walk
+    among them) are a tenth of the start-up of an unpriced `pidse estimate`."""
+    from pidse.cost.registry import family_of
+
+    return family_of(table)

@@ -5,19 +5,24 @@ Every node carries:
   block   embedding | attention | ffn | norm | head
   layer   layer index, or None outside the layers
   stage   prefill (the T prompt tokens) | decode (each further generated token, with a KV cache)
-  step    0 for prefill, s for the s-th decode step
+  step    0 for prefill, s for the s-th decode step (a decode template: the first step it stands for)
+  steps   a decode template only: how many consecutive decode steps it stands for (pidse.steps)
   part    fixed (outside the layers) | layer | ffn (a layer's FFN, pruned with it): an L-layer model with k FFNs
           pruned runs them 1, L and L - k times, which the sweep and the closed forms use
   shape   named sizes (see SHAPE_KEYS); the symbols cost-table formulas are written over
   params  weights owned by this op (counted once, on the prefill node)
   attrs   op details that do not change its shape (activation, temperature, power, ...)
 The head (final norm, LM head, argmax) runs on the last position only: that is all that emitting a token needs.
+
+Decode steps differ only in the KV length, so by default they are built once, as templates (pidse.steps): the
+same forward pass with the per-step sizes as arrays over the steps. `trace(spec, per_step=True)` builds every
+step whole instead, what the templates stand for.
 """
 from __future__ import annotations
 
 from pidse.ops import SHAPE_KEYS, ceiling, smallest
 from pidse.spec.load import QUAD_SHIFT, Spec
-
+from pidse.steps import PREFIX, compact
 
 
 class _Builder:
@@ -26,15 +31,23 @@ class _Builder:
     def __init__(self, spec: Spec):
         self.spec, self.nodes, self.edges = spec, {}, []
         self.step, self.stage = 0, "prefill"
+        self.steps = None  # building a decode template: the steps it stands for (a numpy array), else None
         self.part = "layer"  # inside a layer: "ffn" while its FFN is built
         self.probs = None  # the last attention weights: what token pruning ranks tokens by
 
     def op(self, name: str, kind: str, block: str, shape: dict, inputs=(), layer=None, params=0, **attrs) -> str:
         assert set(shape) == set(SHAPE_KEYS[kind]), (kind, shape)
-        node = name if self.step == 0 else f"step{self.step}.{name}"
         part = "fixed" if layer is None else self.part
-        self.nodes[node] = dict(kind=kind, block=block, layer=layer, stage=self.stage, step=self.step, part=part,
-                                shape=shape, params=params if self.step == 0 else 0, attrs=attrs)
+        params = params if self.stage == "prefill" else 0  # weights are counted once, on the prefill's op
+        if self.steps is not None:  # a decode template: sizes every step shares become plain numbers again
+            node = PREFIX + name
+            self.nodes[node] = dict(kind=kind, block=block, layer=layer, stage=self.stage, step=self.step,
+                                    steps=len(self.steps), part=part, shape={k: compact(v) for k, v in shape.items()},
+                                    params=params, attrs={k: compact(v) for k, v in attrs.items()})
+        else:
+            node = name if self.stage == "prefill" else f"step{self.step}.{name}"
+            self.nodes[node] = dict(kind=kind, block=block, layer=layer, stage=self.stage, step=self.step,
+                                    part=part, shape=shape, params=params, attrs=attrs)
         self.edges.extend((src, node) for src in dict.fromkeys(inputs) if src is not None)
         return node
 
@@ -65,12 +78,12 @@ class _Builder:
             x = self.norm("embed.norm", "norm", B * m, x)
         tokens = kept_tokens(s)
         for layer in range(s.model.layers):
-            if self.step == 0:  # prefill: this layer sees the tokens the pruning before it kept
+            if self.stage == "prefill":  # this layer sees the tokens the pruning before it kept
                 m = kv_len = tokens[layer]
-            else:  # decode: one new token against this layer's (pruned) cache
-                kv_len = tokens[layer] + self.step
+            else:  # decode: one new token against this layer's (pruned) cache, at each step a template stands for
+                kv_len = tokens[layer] + (self.step if self.steps is None else self.steps)
             x = self.layer(layer, m, kv_len, x)
-            if self.step == 0 and layer + 1 < s.model.layers and tokens[layer + 1] != tokens[layer]:
+            if self.stage == "prefill" and layer + 1 < s.model.layers and tokens[layer + 1] != tokens[layer]:
                 x = self.op(f"L{layer}.prune", "prune", "attention",
                             {"batch": B, "rows": tokens[layer], "cols": d, "kept": tokens[layer + 1]},
                             [x, self.probs], layer, method=s.pruning.method)
@@ -119,7 +132,7 @@ class _Builder:
         H, dh, B = s.model.heads, s.head_dim, s.inference.batch
         p, proj = f"L{i}.", att.projections
         keys = kv_len if att.window is None else smallest(kv_len, att.window)
-        cached = [f"L{i}.attn.k"] if self.step else []  # decode steps read the prefill's K/V cache
+        cached = [f"L{i}.attn.k"] if self.stage == "decode" else []  # decode steps read the prefill's K/V cache
         scores = self.op(p + "attn.scores", "matmul", "attention", {"batch": B * H, "m": m, "k": dh, "n": keys},
                          [q, k] + cached, i, role="scores")
         learnable = att.temperature == "learnable"
@@ -132,7 +145,7 @@ class _Builder:
             extra = {**extra, "window": att.window, "positions": kv_len}
         self.probs = self.op(p + "attn.softmax", kind, "attention", {"batch": B * H, "rows": m, "cols": keys},
                              [scores], i, temperature=att.temperature, causal=att.causal, **extra)
-        cached = [f"L{i}.attn.v" if "v" in proj else None] if self.step else []
+        cached = [f"L{i}.attn.v" if "v" in proj else None] if self.stage == "decode" else []
         return self.op(p + "attn.context", "matmul", "attention", {"batch": B * H, "m": m, "k": keys, "n": dh},
                        [self.probs, v] + cached, i, role="context", values_projected="v" in proj)
 
@@ -147,7 +160,7 @@ class _Builder:
         if s.attention.causal:
             state = self.op(p + "attn.kv", "matmul", "attention", {"batch": B * KV * m, "m": dh, "k": 1, "n": dh},
                             [k, v], i, role="kv_state")
-            cached = [f"L{i}.attn.kv_sum"] if self.step else []
+            cached = [f"L{i}.attn.kv_sum"] if self.stage == "decode" else []
             state = self.op(p + "attn.kv_sum", "add", "attention", {"rows": B * KV * m, "cols": dh * dh},
                             [state] + cached, i)
             ctx = self.op(p + "attn.context", "matmul", "attention", {"batch": B * H * m, "m": 1, "k": dh, "n": dh},
@@ -246,15 +259,23 @@ def kept_tokens(spec: Spec) -> list:
     return tokens
 
 
-def trace(spec: Spec) -> tuple[dict, list]:
+def trace(spec: Spec, per_step: bool = False) -> tuple[dict, list]:
     """The ops of `spec` as plain data: {name: attributes} in execution order, and (source, target) edges.
-    Prefill of T tokens, then one decode step per further generated token."""
+    Prefill of T tokens, then the decode steps of the further generated tokens: one template per op standing for
+    every step (its first input, the previous step's token, a back edge), or with `per_step` every step whole."""
     b = _Builder(spec)
-    T = spec.context
+    T, G = spec.context, spec.inference.generate
     token = b.forward(T, T, None)
-    for step in range(1, spec.inference.generate):
-        b.step, b.stage = step, "decode"
-        token = b.forward(1, T + step, token)
+    b.stage = "decode"
+    if per_step:
+        for step in range(1, G):
+            b.step = step
+            token = b.forward(1, T + step, token)
+    elif G > 1:
+        import numpy as np  # only a generation has per-step sizes
+
+        b.step, b.steps = 1, np.arange(1, G)
+        b.forward(1, T + b.steps, PREFIX + token)
     return b.nodes, b.edges
 
 
@@ -268,5 +289,6 @@ def to_networkx(nodes: dict, edges: list, name: str = ""):
 
 
 def build_graph(spec: Spec):
-    """The op graph of `spec` as a networkx DiGraph, one node per op per layer, in execution order."""
-    return to_networkx(*trace(spec), spec.name)
+    """The op graph of `spec` as a networkx DiGraph, one node per op per layer (per decode step), in execution
+    order."""
+    return to_networkx(*trace(spec, per_step=True), spec.name)

@@ -72,7 +72,7 @@ def closed_forms(spec, table=None, convention: str = "dense", by: str | None = N
         raise InputError(table.path, "family", family.no_symbolic, table.family)
     groups: dict = {}
     cache: dict = {}
-    rows, _ = counted(symbolic_spec(spec), convention)
+    rows, _ = counted(symbolic_spec(spec), convention, per_step=True)  # a step per term: sizes are sympy, not arrays
     for row in rows:
         times = part_count(row["part"], S["L"], k)
         costs = {"params": row["params"], "macs": row["macs"], "flops": row["flops"]}

@@ -8,7 +8,8 @@ from pidse.report.text import duration, gigabytes, grid, si
 
 
 def he_summary(est) -> dict:
-    he, table, rows = est.details, est.table, est.ops
+    he, table = est.details, est.table
+    rows = he.rows  # one per op per decode step, as the walk priced them
     total = est.totals["compute_s"] or 0.0
     pct = (lambda s: None if s is None or not total else 100.0 * s / total)
     by_prim = {p: {**v, "pct": pct(v["seconds"])} for p, v in he.by_primitive(rows).items()}

@@ -8,15 +8,21 @@ import json
 
 from pidse.model.estimate import Estimate
 from pidse.ops import SHAPE_KEYS
-from pidse.report import ckks
+from pidse.steps import is_template, plain
 from pidse.report.text import (byte_sizes, csv_text, duration, durations, facts_block, gigabytes, grid,
                                shape_text, si)
 
 FORMATS = ("table", "json", "csv", "markdown")
 SHAPE_COLUMNS = tuple(dict.fromkeys(k for keys in SHAPE_KEYS.values() for k in keys))
-# Output a family adds besides the rows: (JSON key, plain data, facts lines, text sections) per family name.
-FAMILY_OUTPUT = {"ckks": ("he", ckks.he_summary, ckks.he_facts, ckks.he_text)}
 OP_COLUMNS = ("op", "kind", "layer", "block", "stage", "step", "shape", "attrs", "params", "macs", "flops")
+
+
+def family_output(family: str) -> tuple:
+    """Output a family adds besides the rows: (JSON key, plain data, facts lines, text sections). Imported when an
+    estimate has it: the CKKS modules are a tenth of an unpriced `pidse estimate`'s start-up."""
+    from pidse.report import ckks
+
+    return {"ckks": ("he", ckks.he_summary, ckks.he_facts, ckks.he_text)}[family]
 
 
 # ---- plain data (the JSON schema) ---------------------------------------------------------------------------
@@ -60,11 +66,25 @@ def summary(est: Estimate, baseline: Estimate | None = None) -> dict:
         data["savings"] = savings(est, baseline)
     cost_keys = ("comm_bytes", "rounds", "compute_s", "latency_s", "source", "grade") if est.table else ()
     if est.details is not None:  # a family's own results (CKKS: primitives, depth and bootstraps)
-        key, details_summary, _, _ = FAMILY_OUTPUT[est.table.family]
+        key, details_summary, _, _ = family_output(est.table.family)
         data[key] = details_summary(est)
         cost_keys += est.family.row_keys
-    data["ops"] = [{k: row[k] for k in OP_COLUMNS + cost_keys} for row in est.ops]
+    data["ops"] = [op_record(row, OP_COLUMNS + cost_keys) for row in est.ops]
     return data
+
+
+def op_record(row: dict, keys: tuple) -> dict:
+    """One op's JSON object; a decode template adds `steps` (the steps it stands for, from `step`), its sizes that
+    grow with the steps shown as ranges and its counts and costs summed over the steps."""
+    if not is_template(row):
+        return {k: row[k] for k in keys}
+    row = plain(row)
+    out = {}
+    for k in keys:
+        out[k] = row[k]
+        if k == "step":
+            out["steps"] = row["steps"]
+    return out
 
 
 def shares(rows: list[dict], totals: dict) -> list[dict]:
@@ -101,8 +121,9 @@ def to_csv(est: Estimate, by: str = "op") -> str:
     rows = est.breakdown(by)
     if by == "op":
         extra = ("source", "grade") if est.table is not None else ()
-        head = ["op", "kind", "layer", "block", "stage", "step", *SHAPE_COLUMNS, *est.columns, *extra]
-        rows = [{**r, **r["shape"]} for r in rows]
+        steps = ["steps"] if any(is_template(r) for r in rows) else []  # a generation's decode templates
+        head = ["op", "kind", "layer", "block", "stage", "step", *steps, *SHAPE_COLUMNS, *est.columns, *extra]
+        rows = [{**r, **r["shape"]} for r in map(plain, rows)]
     else:
         head = [by, "ops", *est.columns]
     return csv_text(rows, head, ignore_extra=True)
@@ -144,7 +165,7 @@ def to_table(est: Estimate, by: str = "block", markdown: bool = False, baseline:
         facts.append((f"vs {baseline.spec.name}", f"FLOPs {savings(est, baseline).get('flops_x', 0):.2f}x less"))
     he = ""
     if est.details is not None:
-        _, _, details_facts, details_text = FAMILY_OUTPUT[est.table.family]
+        _, _, details_facts, details_text = family_output(est.table.family)
         facts += details_facts(est)
         he = "\n\n" + details_text(est, markdown)
     title = spec.name + (f" ({spec.label})" if spec.label else "")
@@ -169,7 +190,7 @@ def breakdown_grid(est: Estimate, by: str) -> tuple[list[str], list[list[str]]]:
         header += ["comm", "comm %", "rounds", "latency", "latency %"]
     body = []
     for r in rows:
-        cells = [shape_text(r["shape"]) if c == "shape" else ("-" if r[c] is None else str(r[c]))
+        cells = [shape_text(plain(r)["shape"]) if c == "shape" else ("-" if r[c] is None else str(r[c]))
                  for c in label_cols]
         cells += ([] if by == "op" else [str(r["ops"])])
         cells += [si(r["params"]), si(r["macs"]), si(r["flops"]),

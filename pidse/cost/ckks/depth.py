@@ -17,8 +17,9 @@ from typing import TYPE_CHECKING
 
 from pidse.cost.ckks.ops import ct
 from pidse.cost.ckks.price import price_he
-from pidse.cost.family import accumulate
+from pidse.cost.family import add_rows
 from pidse.cost.setting import Network, Setting
+from pidse.steps import expand
 
 if TYPE_CHECKING:
     import numpy as np
@@ -30,8 +31,7 @@ def _vector(rows: list[dict], columns: tuple, index: dict) -> np.ndarray:
     import numpy as np  # lazy here and below: only the sweep needs it, and `pidse estimate` starts without it
 
     vec = np.zeros(len(columns))
-    for r in rows:
-        accumulate(vec, r, index)
+    add_rows(vec, rows, index)
     return vec
 
 
@@ -100,7 +100,7 @@ def depth_values(pieces, table, depth: list, columns: tuple) -> np.ndarray:
         index = {c: i for i, c in enumerate(columns)}
         out = []
         for L, k in depth:
-            rows, edges = pieces.full(L, k)
+            rows, edges = expand(*pieces.full(L, k))  # the walk goes through every decode step in order
             price_he(rows, edges, table, ANY)
             out.append(_vector(rows, columns, index))
         return np.array(out)

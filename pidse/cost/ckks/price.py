@@ -5,18 +5,25 @@ Non-interactive: the client uploads its encrypted, embedded prompt (charged to t
 the encrypted logits, mod-switched to the lowest level (charged to argmax, which it computes after decrypting):
 one round trip per forward pass. Rows get the MPC cost columns (comm_bytes, rounds, compute_s, latency_s, under
 the same latency model) plus HE_COLUMNS; `HeResult` holds the breakdowns only HE has.
+
+A generation's decode templates (pidse.steps) are expanded to one row per op per step before the walk: where the
+bootstraps fall depends on every op before, in order, so each step is walked as it runs. The per-step results are
+then folded back onto the templates (their per-step values and totals); memory grows with the generated tokens.
 """
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from pidse.cost.ckks.ops import ct, expand, priced, stand_in
 from pidse.cost.ckks.table import PRIMITIVES
 from pidse.cost.ckks.walk import Walk
-from pidse.cost.family import GRADES, Priced
+from pidse.cost.family import COST_COLUMNS, GRADES, Priced
 from pidse.errors import InputError
 from pidse.ops import shape_values
+from pidse.steps import expand as expand_steps
+from pidse.steps import fold, per_step, step_rows
 
 HE_COLUMNS = ("levels", "bootstraps") + tuple(f"n_{p}" for p in PRIMITIVES[:-1]) \
     + tuple(f"{p}_s" for p in PRIMITIVES)
@@ -29,6 +36,7 @@ class HeResult:
     boots: list  # every bootstrap: tensor, trigger, ciphertexts, layer
     keys_bytes: float | None
     uncosted: list = field(default_factory=list)
+    rows: list = field(default_factory=list, repr=False)  # the rows walked: one per op per decode step
 
     def by_primitive(self, rows: list[dict]) -> dict:
         """Calls and seconds per primitive over the whole graph."""
@@ -107,13 +115,16 @@ def price_he(rows: list[dict], edges: list, table, setting, allow_missing: bool 
         if compute is None and kind not in uncosted:
             uncosted.append(kind)
         source = f"{name}#primitives" + (f",ops.{kind}" if kind in table.ops else "")
+        if not all(math.isfinite(v) for v in (comm, compute or 0.0)):  # bounded tables never get here
+            raise InputError(table.path, "primitives", f"finite costs for op {op} (its ciphertexts and seconds "
+                             "per call overflow)")
         row.update(comm_bytes=comm, rounds=rounds, compute_s=compute,
                    latency_s=None if compute is None else setting.latency_s(comm, rounds, compute),
                    source=None if op in missing else source, grade=_grade(table, acc))
         if compute is None:
             row.update(comm_bytes=None, rounds=None)
     layers, boots = _layers(rows, walk, table)
-    return HeResult(walk, layers, boots, _keys(table, bool(walk.boots)), uncosted)
+    return HeResult(walk, layers, boots, _keys(table, bool(walk.boots)), uncosted, rows)
 
 
 def _blank() -> dict:
@@ -220,9 +231,17 @@ def _input_cts(kind: str, shape: dict, table) -> int:
 
 def price(rows: list[dict], edges: list, table, setting, allow_missing: bool = False) -> Priced:
     """The family's pricing: the whole graph's walk, its bootstraps and breakdowns kept as the details. An edge
-    from outside `rows` (an op priced alone: registry.price_op) is a fresh ciphertext input of the op's size."""
-    by_op = {r["op"]: r for r in rows}
+    from outside `rows` (an op priced alone: registry.price_op) is a fresh ciphertext input of the op's size.
+    Decode templates are walked step by step (see the module's docstring)."""
+    walked, walked_edges = expand_steps(rows, edges)
+    by_op = {r["op"]: r for r in walked}
     inputs = {src: (_input_cts(by_op[dst]["kind"], by_op[dst]["shape"], table), table.params["levels_fresh"])
-              for src, dst in edges if src not in by_op and dst in by_op}
-    he = price_he(rows, edges, table, setting, allow_missing, inputs)
+              for src, dst in walked_edges if src not in by_op and dst in by_op}
+    he = price_he(walked, walked_edges, table, setting, allow_missing, inputs)
+    for template, mine in step_rows(rows, walked):  # each template: its steps' values, and their totals
+        template.update(fold(template, {c: per_step([r[c] for r in mine]) for c in COST_COLUMNS + HE_COLUMNS}))
+        template["per_step"].update({k: per_step([r[k] for r in mine]) for k in ("level_out", "grade")})
+        grades = [r["grade"] for r in mine if r["grade"] is not None]  # the template: its worst step's
+        template.update(level_out=template["per_step"]["level_out"], source=mine[0]["source"],
+                        grade=max(grades, key=GRADES.index) if grades else None)
     return Priced(he.uncosted, he)
