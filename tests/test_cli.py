@@ -251,3 +251,19 @@ def test_main_builds_only_the_command_it_runs():
     assert {"estimate", "compare", "list", "ppl", "sweep", "formula", "calibrate", "train"} <= everything
     for argv in ([], ["--help"], ["--version"], ["estimat"]):
         assert set(names(for_command(argv))) == everything
+
+
+@pytest.mark.parametrize("argv, needle", [
+    (["estimate", "gpt2_sm", "-T", "abc"], "--context"),
+    (["bogus"], "No such command"),
+    (["estimate", "gpt2_sm", "--nope"], "--nope"),
+])
+def test_usage_errors_are_one_line_from_the_console_script(tmp_path, argv, needle):
+    """click prints usage, a hint and the error on three lines; `pidse` (main) prints one, exit code 2."""
+    import subprocess
+    import sys
+
+    done = subprocess.run([sys.executable, "-m", "pidse", *argv], capture_output=True, text=True, cwd=tmp_path)
+    assert done.returncode == 2 and done.stdout == ""
+    lines = done.stderr.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("error: ") and needle in lines[0], lines

@@ -92,6 +92,7 @@ def estimate(
     from pidse.report.render import render
     from pidse.spec.load import load_spec
 
+    _check_protocol(protocol)
     if protocol is None and (network or bandwidth or rtt or allow_missing or hardware or phase):
         raise InputError("--network/--bandwidth/--rtt/--hardware/--phase/--allow-missing", None,
                          "--protocol TABLE as well: they only apply to priced estimates")
@@ -133,6 +134,7 @@ def compare(
     from pidse.api import compare as run_compare
     from pidse.report.compare import render as render_compare
 
+    _check_protocol(protocol)
     contexts = int_list(context, "--context") if context else [None]
     frame = run_compare(specs, baseline or specs[0], protocol, contexts, network, hardware, set_)
     typer.echo(render_compare(frame, fmt.value).rstrip("\n"))
@@ -185,7 +187,25 @@ def for_command(argv: list[str]) -> typer.Typer:
     return lean
 
 
+def _check_protocol(protocol: str | None) -> None:
+    """`-p ""` is a mistake, not "no table": an unpriced estimate would look like an answer."""
+    if protocol is not None and not protocol.strip():
+        raise InputError("--protocol", None, "a cost table name (`pidse list tables`) or a path to one", protocol)
+
+
+def _usage_error_in_one_line(self, file=None) -> None:
+    """A usage error (a bad option value, an unknown command) as one line, like every other bad input: click
+    prints the usage, a hint and the error on three."""
+    command = self.ctx.command_path if self.ctx is not None else "pidse"
+    typer.echo(f"error: {self.format_message()} (see `{command} --help`)", err=True)
+
+
 def main():  # console-script entry point
+    try:  # the click Typer runs on: vendored in recent Typer, the click package before
+        from typer._click.exceptions import UsageError
+    except ImportError:
+        from click.exceptions import UsageError
+    UsageError.show = _usage_error_in_one_line
     for_command(sys.argv[1:])(prog_name="pidse")
 
 

@@ -59,6 +59,7 @@ def sweep(
         table = load_table(name)
         for net in networks:
             resolve_network(name=net, table=table)
+    design.check_points(contexts, protocols, networks, option="--context")  # the options may multiply the points
 
     bars = _Bars()
 

@@ -7,6 +7,8 @@ from dataclasses import dataclass
 from pidse.errors import InputError
 from pidse.model import symbolic
 from pidse.model.estimate import estimate
+from pidse.schema import int_list
+from pidse.spec.load import MAX_SIZE
 
 
 @dataclass
@@ -124,16 +126,19 @@ def parse_contexts(text: str) -> list[int]:
     try:
         if ":" in text:
             parts = text.split(":")
+            if len(parts) > 3 or not all(p.strip().lstrip("x").isascii() and p.strip().lstrip("x").isdigit()
+                                         for p in parts):
+                raise ValueError
             lo, hi = int(parts[0]), int(parts[1])
-            factor = int(parts[2].lstrip("x")) if len(parts) > 2 else 2
-            if lo <= 0 or hi < lo or factor < 2:
+            factor = int(parts[2].strip().lstrip("x")) if len(parts) > 2 else 2
+            if lo <= 0 or hi < lo or factor < 2 or hi > MAX_SIZE:  # a context a spec may have
                 raise ValueError
             out = [lo]
             while out[-1] * factor <= hi:
                 out.append(out[-1] * factor)
             return out
-        values = [int(t) for t in text.split(",") if t.strip()]
-        if not values or min(values) <= 0:
+        values = int_list(text, "--context")  # positive ASCII integers, no empty items
+        if max(values) > MAX_SIZE:
             raise ValueError
         return values
     except ValueError:
