@@ -83,4 +83,10 @@ def user_errors(command):
         except InputError as err:
             typer.echo(f"error: {err}", err=True)
             raise typer.Exit(2)
+        except OSError as err:  # a path the user gave that the system refuses (too long, no permission, ...)
+            if err.filename is None:
+                raise
+            where = short(str(err.filename))
+            typer.echo(f"error: {where}: expected a usable path ({err.strerror or type(err).__name__})", err=True)
+            raise typer.Exit(2)
     return wrapper

@@ -14,6 +14,9 @@ CASES = [
          needles=("--context",)),
     Case("cli-scaling-context-four-parts", ("scaling", "gpt2_sm_ln_g", "-p", "bumblebee", "-T", "2:8:x2:3"),
          needles=("--context",)),
+    Case("cli-sweep-out-name-too-long", ("sweep", "--space", "aero_plus", "-T", "64", "--out", "{tmp}/" + "b" * 300),
+         needles=("expected a usable path",)),
+    Case("cli-estimate-spec-name-too-long", ("estimate", "{tmp}/" + "s" * 300 + ".yaml"), needles=("expected",)),
     Case("cli-sweep-contexts-past-the-point-limit", ("sweep", "--space", "aero_plus", "-T", MANY, "--out",
                                                      "{tmp}/out"), needles=("--context", "2,000,000 points")),
 ]
