@@ -11,7 +11,6 @@ No torch needed: the records are JSON.
 """
 from __future__ import annotations
 
-import json
 import math
 from pathlib import Path
 
@@ -19,6 +18,7 @@ import numpy as np
 
 from pidse.errors import InputError
 from pidse.report.text import grid
+from pidse.spec.load import read_mapping
 
 RANGES = ("[0, max/4)", "[max/4, max/2)", "[max/2, 3max/4)", "[3max/4, max]")
 RANGE_COLORS = ("#b2182b", "#ef8a62", "#67a9cf", "#2166ac")
@@ -31,12 +31,15 @@ def read_run(path: str | Path) -> dict:
         path = path / "run.json"
     if not path.is_file():
         raise InputError(path, None, "a run folder written by `pidse train` (with a run.json)")
-    try:
-        data = json.loads(path.read_text())
-    except json.JSONDecodeError as err:
-        raise InputError(path, f"line {err.lineno}", f"well-formed JSON ({err.msg})") from None
-    if not isinstance(data, dict) or "history" not in data or "context" not in data:
+    data = read_mapping(path)  # the spec reader's JSON limits: size, nesting, numbers, duplicate keys
+    if "history" not in data or "context" not in data:
         raise InputError(path, None, "a run record written by `pidse train`")
+    try:  # a record the report cannot read is bad input now, not a traceback mid-report
+        summary_rows([data])
+        last_entropy(data)
+    except (KeyError, TypeError, IndexError, ValueError, AttributeError) as err:
+        raise InputError(path, None, f"a run record written by `pidse train` ({type(err).__name__} reading it)") \
+            from None
     return data
 
 

@@ -5,6 +5,10 @@ from hostile import Case
 MANY = ",".join(str(t) for t in range(64, 464))  # 400 contexts x 2 tables x 216 structures x 13 depths
 
 CASES = [
+    Case("cli-entropy-deep-run-json", ("entropy", "{tmp}/run"), {"run/run.json": "[" * 100000 + "]" * 100000},
+         needles=("run.json",)),
+    Case("cli-entropy-malformed-record", ("entropy", "{tmp}/run", "--out", "{tmp}/out"),
+         {"run/run.json": '{"history": {"evals": [{"x": 1}]}, "context": 4}'}, needles=("run record",)),
     Case("cli-estimate-empty-protocol", ("estimate", "gpt2_sm", "-p", ""), needles=("--protocol",)),
     Case("cli-estimate-blank-protocol", ("estimate", "gpt2_sm", "-p", "  "), needles=("--protocol",)),
     Case("cli-compare-empty-protocol", ("compare", "gpt2_sm", "gpt2_sm_ln_g", "-p", ""), needles=("--protocol",)),
