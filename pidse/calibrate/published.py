@@ -17,7 +17,7 @@ from pidse.calibrate.csvfile import number, read_csv
 from pidse.cost.family import COST_COLUMNS
 from pidse.cost.formula import Formula, FormulaError
 from pidse.cost.registry import list_tables, load_table, price_op
-from pidse.cost.setting import Network, Setting, hardware_from, resolve_phase
+from pidse.cost.setting import Network, Setting, compute_scale, hardware_from, resolve_phase
 from pidse.errors import InputError
 from pidse.model.estimate import estimate
 from pidse.resources import DATA_DIR
@@ -74,9 +74,10 @@ class Rules:
         if not found or table.hardware is None:
             return table.hardware, 1.0
         machine = hardware_from(str(MAP_FILE), "settings.hardware", found[-1]["hardware"])
-        if machine.kind != table.hardware.kind:
-            raise Unexpressed(f"the row ran on a {machine.kind}, {table.name} is priced on a {table.hardware.kind}")
-        return machine, table.hardware.throughput / machine.throughput
+        try:
+            return machine, compute_scale(table, machine, machine.summary(), f"{MAP_FILE.name} settings.hardware")
+        except InputError as err:
+            raise Unexpressed(str(err)) from None
 
     def spec_name(self, model: str) -> str:
         for rule in self.models:

@@ -132,13 +132,20 @@ def resolve_setting(table, network: str | None = None, bandwidth_bps: float | No
     if hardware is None or (own is not None and hardware == own.name):
         return Setting(net, own, phase)
     target = resolve_hardware(hardware)
+    return Setting(net, target, phase, compute_scale(table, target, hardware))
+
+
+def compute_scale(table, target: Hardware, given: str, source: str = "--hardware") -> float:
+    """The factor that re-prices `table`'s measured compute on `target` (relative throughput), between machines
+    of one kind only; `given` is what the user named, `source` where."""
+    own = table.hardware
     if own is None:
-        raise InputError("--hardware", None, f"a table that names its hardware: {table.name} does not say what "
-                         "machine its compute_s was measured on, so it cannot be re-priced", hardware)
+        raise InputError(source, None, f"a table that names its hardware: {table.name} does not say what "
+                         "machine its compute_s was measured on, so it cannot be re-priced", given)
     if own.kind != target.kind:
-        raise InputError("--hardware", None, f"a {own.kind.upper()} like {table.name}'s {own.summary()}: pidse "
+        raise InputError(source, None, f"a {own.kind.upper()} like {table.name}'s {own.summary()}: pidse "
                          "re-prices compute between machines of one kind only", target.summary())
-    return Setting(net, target, phase, own.throughput / target.throughput)
+    return own.throughput / target.throughput
 
 
 def resolve_phase(table, phase: str | None) -> str:
