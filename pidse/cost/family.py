@@ -6,8 +6,9 @@ A cost table's `family:` key names the family that loads and prices it. A family
                                         add comm_bytes, rounds, compute_s, latency_s, source, grade (and the
                                         family's own columns) to each op row, in place -> Priced
   depth_values(pieces, table, depth, columns)
-                                        the sweep's values: one row of `columns` per (layers, prune_last) in
-                                        `depth`, for the structure whose graphs `pieces` builds
+                                        the sweep's values: one row of `columns` per (layers, prune_last) row
+                                        of `depth` (an n x 2 array), for the structure whose graphs `pieces`
+                                        builds
   symbolic(row, table, cache)           {comm_bytes|rounds|compute_s: sympy expression} for one op row whose
                                         shape holds symbols, or None where the family has no closed forms
 and describes itself: whether it is interactive (MPC: rounds between parties; HE: the client talks to the

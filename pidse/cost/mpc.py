@@ -244,9 +244,13 @@ def depth_values(pieces, table: CostTable, depth: list, columns: tuple):
     vectors = {part: np.zeros(len(columns)) for part in PARTS}
     for part, vector in vectors.items():
         add_rows(vector, [row for row in rows if row["part"] == part], index)
-    L, k = (np.array(v, dtype=float)[:, None] for v in zip(*depth))
-    return (vectors["fixed"][None, :] + part_count("layer", L, k) * vectors["layer"][None, :]
-            + part_count("ffn", L, k) * vectors["ffn"][None, :])
+    L, k = np.asarray(depth, dtype=float).reshape(-1, 2).T
+    times = np.column_stack([np.broadcast_to(part_count(p, L, k), L.shape) for p in PARTS])  # depth x part
+    parts = np.array([vectors[p] for p in PARTS])  # part x column
+    cols = np.flatnonzero(parts.any(axis=0))  # a column no part has stays 0 at every depth
+    out = np.zeros((len(L), len(columns)), order="F")  # column-major: how pandas and the sweep store columns
+    out[:, cols] = times @ parts[:, cols]  # one small product (to the last bit or so of the elementwise sums)
+    return out
 
 
 def symbolic(row: dict, table: CostTable, cache: dict) -> dict:

@@ -90,6 +90,7 @@ def wish_list(rows, n: int = WISH_LIST, cheapest_any: int = WISH_ANY):
     """
     keep = ["label", "layers", "arch_key", "comm_bytes", "latency_s", "break_even_comm_bytes", "break_even_latency_s"]
     todo = rows.loc[rows["ppl_status"] == "unmeasured", keep]
+    todo = todo.astype({"label": str, "arch_key": object})  # Categoricals in the sweep: sorted here as text
     todo["break_even"] = np.fmax(todo["break_even_comm_bytes"], todo["break_even_latency_s"])
     todo = todo[todo["break_even"].notna()]
     key = todo["arch_key"].where(todo["arch_key"].notna(), todo["label"] + "|" + todo["layers"].astype(str))

@@ -66,12 +66,24 @@ def break_even(measured, point_costs, directions) -> np.ndarray:
     # Only the measured front matters: a dominated run's dominator qualifies too, with a perplexity as low.
     front = pareto_mask(np.column_stack([mc, mp]), "min") if len(mp) else np.zeros(0, bool)
     mc, mp = mc[front], mp[front]
+    if pc.shape[1] == 1:  # one cost: the least perplexity among runs at most as costly, by binary search
+        return _break_even_1d(mc[:, 0], mp, pc[:, 0])
     out = np.full(len(pc), np.inf)
     step = max(1, CELLS // max(1, mc.size))
     for s in range(0, len(pc) if len(mp) else 0, step):
         covers = (mc[None, :, :] <= pc[s:s + step, None, :]).all(axis=2)  # run's costs all as good
         out[s:s + step] = np.where(covers, mp[None, :], np.inf).min(axis=1)
     out[np.isnan(pc).any(axis=1)] = np.nan
+    return out
+
+
+def _break_even_1d(cost: np.ndarray, ppl: np.ndarray, points: np.ndarray) -> np.ndarray:
+    """break_even for one cost: runs sorted by cost, a running minimum of their perplexities, and each point's
+    answer at the last run whose cost is <= its own (inf before the first; NaN for a NaN cost)."""
+    order = np.argsort(cost, kind="stable")
+    best = np.concatenate([[np.inf], np.minimum.accumulate(ppl[order])])
+    out = best[np.searchsorted(cost[order], points, side="right")]
+    out[np.isnan(points)] = np.nan
     return out
 
 

@@ -38,8 +38,8 @@ def evaluate(space: Space, contexts, protocols=None, networks=None, progress=Non
     protocols = protocols or space.protocols
     networks = networks or space.networks
     tables = {p: load_table(p) for p in protocols}
-    depth = [(L, k) for L in space.layers for k in space.prune_values(L)]
-    Lp, kp = (np.array(v, dtype=float) for v in zip(*depth))
+    depth = np.array([(L, k) for L in space.layers for k in space.prune_values(L)], dtype=float).reshape(-1, 2)
+    Lp, kp = depth[:, 0], depth[:, 1]
     frames, skipped = [], 0
     jobs = [(T, p) for T in contexts for p in protocols]
     for T, protocol in jobs:
@@ -49,8 +49,7 @@ def evaluate(space: Space, contexts, protocols=None, networks=None, progress=Non
         n_s, n_d = len(structures), len(depth)
         family = family_of(table)
         todo = progress(structures, f"T={T} {protocol}") if progress else structures
-        values = np.concatenate([family.depth_values(Pieces(st.spec), table, depth, COLUMNS) for st in todo]
-                                or [np.zeros((0, len(COLUMNS)))])
+        blocks = [family.depth_values(Pieces(st.spec), table, depth, COLUMNS) for st in todo]
         sid = np.repeat(np.arange(n_s), n_d)
         columns = {"structure": sid, "layers": np.tile(Lp, n_s).astype(int),
                    "prune_last": np.tile(kp, n_s).astype(int)}
@@ -60,22 +59,25 @@ def evaluate(space: Space, contexts, protocols=None, networks=None, progress=Non
         ids = pd.DataFrame(columns)
         # per-kind columns only for the kinds some point has (a space uses about half of them): memory and
         # file size; sweep() fills a kind another job has with 0
-        used = values.any(axis=0)
+        used = np.logical_or.reduce([b.any(axis=0) for b in blocks]) if blocks else np.zeros(len(COLUMNS), bool)
         kinds = [k for k in OP_KINDS if any(used[INDEX[f"{m}:{k}"]] for m in KIND_METRICS)]
         kept = list(METRICS) + [f"{m}:{k}" for m in KIND_METRICS for k in kinds]
-        values = values[:, [INDEX[c] for c in kept]]
+        values = np.empty((n_s * n_d, len(kept)), order="F")  # kept columns (pandas' layout), block by block
+        for s, block in enumerate(blocks):
+            values[s * n_d:(s + 1) * n_d] = block[:, [INDEX[c] for c in kept]]
+        del blocks
         at = {c: i for i, c in enumerate(kept)}
-        by_kind = {m: [at[f"{m}:{k}"] for k in kinds] for m in KIND_METRICS}
+        # (total, per kind) of each metric: the kinds of one metric are adjacent columns, so slices (views)
+        start = {m: len(METRICS) + j * len(kinds) for j, m in enumerate(KIND_METRICS)}
+        cols = {m: [at[m], slice(start[m], start[m] + len(kinds))] for m in KIND_METRICS}
         costs = pd.DataFrame(values, columns=kept, copy=False)
         labels = _labels(structures, Lp, kp)
         for name in networks:
             net = resolve_network(name, table=table)
-            latency = np.column_stack([
-                latency_s(values[:, at["compute_s"]], values[:, at["comm_bytes"]], values[:, at["rounds"]],
-                          net.bandwidth_bps, net.rtt_s),
-                latency_s(values[:, by_kind["compute_s"]], values[:, by_kind["comm_bytes"]],
-                          values[:, by_kind["rounds"]], net.bandwidth_bps, net.rtt_s),
-            ]) if len(values) else np.zeros((0, 1 + len(kinds)))
+            latency = np.empty((len(values), 1 + len(kinds)))
+            for j, where in enumerate((0, slice(1, None))):
+                parts = (values[:, cols[m][j]] for m in ("compute_s", "comm_bytes", "rounds"))
+                latency[:, where] = latency_s(*parts, net.bandwidth_bps, net.rtt_s)
             tail = pd.DataFrame({"context": np.full(len(values), T), "label": labels,
                                  "protocol": pd.Categorical.from_codes(np.zeros(len(values), dtype=np.int8),
                                                                        [protocol]),
@@ -88,31 +90,39 @@ def evaluate(space: Space, contexts, protocols=None, networks=None, progress=Non
     return frames, skipped
 
 
-def _labels(structures, Lp, kp) -> np.ndarray:
-    """AERO label per row (structure-major, then depth): one aero_label call per structure and distinct
-    (prune depth, every FFN pruned) pair, since any depth above k labels a partly pruned model the same way."""
+def _labels(structures, Lp, kp):
+    """AERO label per row (structure-major, then depth), as a pandas Categorical: one aero_label call per
+    structure and distinct (prune depth, every FFN pruned) pair, since any depth above k labels a partly pruned
+    model the same way."""
+    import pandas as pd
+
     k = kp.astype(int)
     keys, code = np.unique(2 * k + (kp >= Lp), return_inverse=True)
     names = [aero_label(st.spec, layers=int(key) // 2 + (0 if key % 2 else 1), prune_last=int(key) // 2)
              for st in structures for key in keys]
-    return np.array(names, dtype=object).reshape(len(structures), len(keys))[:, code.ravel()].ravel()
+    codes, uniques = pd.factorize(np.array(names, dtype=object))
+    return pd.Categorical.from_codes(codes.reshape(len(structures), len(keys))[:, code.ravel()].ravel(),
+                                     categories=uniques)
 
 
 # ---- perplexities and fronts ----------------------------------------------------------------------------------
 
 def join_ppl(frame, structures, setting, runs: list[dict]):
-    """Add ppl, ppl_status (ok / diverged / unmeasured), ppl_source and arch_key to the rows of one context.
+    """Add ppl, ppl_std, ppl_runs, ppl_status (ok / diverged / unmeasured), ppl_source and arch_key to the rows
+    of one context (the text columns as pandas Categoricals: a few distinct values over up to millions of rows).
 
-    Several runs of one architecture: the one with the most training tokens wins (then the first stored),
-    so AERO's main tables beat its smaller ablation re-runs. Only rows whose dimensions some run has are
-    hashed, once per distinct (structure, layers, prune_last); the others get no key.
+    Several runs of one architecture: the largest training budget wins, so AERO's main tables beat its smaller
+    ablation re-runs. At that budget, runs that record a seed (pidse train grids) are pooled: ppl is the mean
+    of the seeds that trained, ppl_std their sample standard deviation (NaN for one seed) and ppl_runs how many;
+    otherwise the first stored run stands alone. Only rows whose dimensions some run has are hashed, once per
+    distinct (structure, layers, prune_last); the others get no key.
     """
+    import pandas as pd
+
     runs = [r for r in runs if setting.dataset is None or r["dataset"] == setting.dataset]
     if setting.train_tokens is not None:
         runs = [r for r in runs if r["train_tokens"] in (None, setting.train_tokens)]
-    best = {}
-    for r in sorted(runs, key=lambda r: (-(r["train_tokens"] or 0), r["id"])):
-        best.setdefault(r["arch_key"], r)
+    best = {key: _pooled(mine) for key, mine in _by_key(runs).items()}
     dims = {(r["layers"], r["d_model"], r["heads"], r["vocab_size"]) for r in best.values()}
     sid, L, k = (frame[c].to_numpy() for c in ("structure", "layers", "prune_last"))
     n = len(frame)
@@ -123,19 +133,64 @@ def join_ppl(frame, structures, setting, runs: list[dict]):
             if (d_model, heads, vocab) == (m.d_model, m.heads, m.vocab_size) and layers < known.shape[1]:
                 known[s, layers] = True
     rows = np.flatnonzero(known[sid, L]) if n else np.zeros(0, dtype=int)
-    keys = np.full(n, None, dtype=object)
-    ppl, status, source = np.full(n, np.nan), np.full(n, "unmeasured", dtype=object), np.full(n, "", dtype=object)
+    numbers = np.full((n, 3), np.nan)  # ppl, ppl_std, ppl_runs
+    codes = np.full((n, 3), -1)  # arch_key, source: -1 is missing; status: 2 is unmeasured
+    codes[:, 2] = 2
+    hashed, matched = [], []
     if rows.size:
         distinct, inverse = np.unique(np.column_stack([sid[rows], L[rows], k[rows]]), axis=0, return_inverse=True)
         inverse = inverse.ravel()
         hashed = [arch_key(with_depth(structures[s].spec, layers, pruned)) for s, layers, pruned in distinct]
         matched = [best.get(key) for key in hashed]
-        keys[rows] = np.array(hashed, dtype=object)[inverse]
-        ppl[rows] = np.array([r["ppl"] if r and r["status"] == "ok" else np.nan for r in matched])[inverse]
-        status[rows] = np.array([r["status"] if r else "unmeasured" for r in matched], dtype=object)[inverse]
-        source[rows] = np.array([r["source"] if r else "" for r in matched], dtype=object)[inverse]
-    frame["arch_key"], frame["ppl"], frame["ppl_status"], frame["ppl_source"] = keys, ppl, status, source
+        numbers[rows] = np.array([(r["ppl"], r["ppl_std"], r["ppl_runs"]) if r else (np.nan,) * 3
+                                  for r in matched]).reshape(-1, 3)[inverse]
+        codes[rows, 0] = inverse
+        codes[rows, 1] = np.array([j if r else -1 for j, r in enumerate(matched)], dtype=int)[inverse]
+        codes[rows, 2] = np.array([STATUSES.index(r["status"]) if r else 2 for r in matched], dtype=int)[inverse]
+    frame["arch_key"] = _categorical(codes[:, 0], hashed)
+    frame["ppl"], frame["ppl_std"], frame["ppl_runs"] = numbers[:, 0], numbers[:, 1], numbers[:, 2]
+    frame["ppl_status"] = pd.Categorical.from_codes(codes[:, 2], categories=STATUSES)
+    frame["ppl_source"] = _categorical(codes[:, 1], [r["source"] if r else "" for r in matched], missing="")
     return frame
+
+
+STATUSES = ("ok", "diverged", "unmeasured")
+
+
+def _by_key(runs: list[dict]) -> dict:
+    """Runs grouped by architecture, each group at its largest training budget, in stored order."""
+    groups: dict = {}
+    for r in sorted(runs, key=lambda r: (-(r["train_tokens"] or 0), r["id"])):
+        mine = groups.setdefault(r["arch_key"], [])
+        if not mine or r["train_tokens"] == mine[0]["train_tokens"]:
+            mine.append(r)
+    return groups
+
+
+def _pooled(runs: list[dict]) -> dict:
+    """One architecture's perplexity from its runs at one budget: the seeded runs' mean and spread, else the
+    first stored run."""
+    first = runs[0]
+    seeded = [r for r in runs if r.get("seed") is not None] if first.get("seed") is not None else []
+    ok = [r["ppl"] for r in seeded if r["status"] == "ok"]
+    if len(seeded) < 2:
+        return {**first, "ppl": first["ppl"] if first["status"] == "ok" else np.nan, "ppl_std": np.nan,
+                "ppl_runs": 1.0 if first["status"] == "ok" else np.nan}
+    if not ok:  # every seed diverged
+        return {**first, "ppl": np.nan, "ppl_std": np.nan, "ppl_runs": np.nan}
+    return {**first, "status": "ok", "ppl": float(np.mean(ok)), "ppl_std": float(np.std(ok, ddof=1))
+            if len(ok) > 1 else np.nan, "ppl_runs": float(len(ok)),
+            "source": f"{first['source']} (mean of {len(ok)} seeds)" if len(ok) > 1 else first["source"]}
+
+
+def _categorical(codes: np.ndarray, texts: list, missing=None):
+    """A Categorical of `texts[code]` per row; code -1 is `missing` (None: a missing value)."""
+    import pandas as pd
+
+    texts = list(texts) + ([] if missing is None else [missing])
+    uniques, position = np.unique(np.array(texts, dtype=object), return_inverse=True)
+    position = np.append(position.ravel(), -1 if missing is None else position.ravel()[-1])
+    return pd.Categorical.from_codes(position[codes], categories=uniques)
 
 
 def mark_fronts(frame, objectives=("comm_bytes", "latency_s")):
