@@ -88,25 +88,43 @@ def wish_list(rows, n: int = WISH_LIST, cheapest_any: int = WISH_ANY):
     (cheaper than every measured run) rank first, by cost; only the `cheapest_any` cheapest of them are kept,
     so that the list also shows finite targets. Returns (rows, number of infinite groups in all).
     """
+    import pandas as pd
+
     keep = ["label", "layers", "arch_key", "comm_bytes", "latency_s", "break_even_comm_bytes", "break_even_latency_s"]
     todo = rows.loc[rows["ppl_status"] == "unmeasured", keep]
-    todo = todo.astype({"label": str, "arch_key": object})  # Categoricals in the sweep: sorted here as text
     todo["break_even"] = np.fmax(todo["break_even_comm_bytes"], todo["break_even_latency_s"])
     todo = todo[todo["break_even"].notna()]
-    key = todo["arch_key"].where(todo["arch_key"].notna(), todo["label"] + "|" + todo["layers"].astype(str))
-    todo = todo.assign(_key=key, _len=todo["label"].str.len()).sort_values(
-        ["break_even", "comm_bytes", "latency_s", "_len", "label"],
-        ascending=[False, True, True, True, True]).drop_duplicates("_key")
+    # integer keys, not text: a sweep has millions of points (labels and keys are Categoricals there)
+    names, uniques = pd.factorize(todo["label"])
+    text_rank = np.argsort(np.argsort(np.asarray(uniques, dtype=object)))  # labels in text order
+    lengths = np.array([len(x) for x in uniques], dtype=int)
+    archs = pd.factorize(todo["arch_key"])[0]  # -1: no key, then one per (label, layers)
+    layers = todo["layers"].to_numpy()
+    unkeyed = -1 - (names.astype(np.int64) * (int(layers.max(initial=0)) + 1) + layers)
+    key = np.where(archs >= 0, archs, unkeyed)
+    be, comm, lat = (todo[c].to_numpy() for c in ("break_even", "comm_bytes", "latency_s"))
+    order = np.lexsort((text_rank[names], lengths[names], lat, comm, -be))  # best first, then shortest label
+    order = order[np.sort(np.unique(key[order], return_index=True)[1])]  # one row per architecture
+    todo = todo.iloc[order]
     same = ["break_even", "break_even_comm_bytes", "break_even_latency_s", "comm_bytes", "latency_s", "layers"]
+    infinite = np.isinf(todo["break_even"].to_numpy())
+    n_infinite = len(todo.loc[infinite, same].drop_duplicates())
+    # A group lies inside one run of equal (break_even, comm, latency): whole runs, enough for the n groups shown
+    sorted_costs = todo[["break_even", "comm_bytes", "latency_s"]].to_numpy()
+    run = np.cumsum(np.concatenate([np.zeros(min(1, len(todo)), bool),
+                                    (sorted_costs[1:] != sorted_costs[:-1]).any(axis=1)]))
+    first_runs = [np.unique(run[where])[:limit] for where, limit in ((infinite, cheapest_any), (~infinite, n))]
+    todo = todo[np.isin(run, np.concatenate(first_runs))]
     group = todo.groupby(same, sort=False, dropna=False).ngroup().to_numpy()  # in order of first appearance
     firsts = np.unique(group, return_index=True)[1]
     first = todo.iloc[firsts].copy()
-    infinite = np.isinf(first["break_even"].to_numpy())
-    kept = (np.flatnonzero(infinite)[:cheapest_any].tolist() + np.flatnonzero(~infinite).tolist())[:n]
+    shown_inf = np.isinf(first["break_even"].to_numpy())
+    kept = (np.flatnonzero(shown_inf)[:cheapest_any].tolist() + np.flatnonzero(~shown_inf).tolist())[:n]
     first = first.iloc[kept]
-    labels = todo["label"].to_numpy()  # only the kept groups' labels are joined: a sweep has millions of points
+    labels = todo["label"].astype(object).to_numpy()
     first["label"] = [" / ".join(labels[group == g]) for g in group[firsts[kept]]]
-    return first, int(infinite.sum())
+    first["arch_key"] = first["arch_key"].astype(object)
+    return first, n_infinite
 
 
 def summary(df) -> list[dict]:
