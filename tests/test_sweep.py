@@ -254,3 +254,57 @@ def test_plots_without_measurements(tmp_path):
     assert (tmp_path / "front.png").stat().st_size > 0 and (tmp_path / "savings.png").stat().st_size > 0
     wish, n_any = wish_list(df)
     assert wish.empty and n_any == 0
+
+
+class _Runs:
+    """A perplexity database stand-in: `query()` returns the given run rows."""
+
+    def __init__(self, runs):
+        self.runs = runs
+
+    def query(self):
+        return self.runs
+
+
+def test_seeds_pool_into_mean_and_spread(tmp_path, monkeypatch):
+    """Seeds of one design (a pidse train grid) pool into ppl = their mean and ppl_std = their sample standard
+    deviation; a diverged seed is left out of both; seedless runs and a larger budget keep the old rule (the most
+    tokens win, then the first stored). By hand: seeds at 3.0, 3.2, 3.4 -> mean 3.2, s.d. sqrt(((-0.2)^2 + 0 +
+    0.2^2) / 2) = 0.2. The front plot draws the error bar and the report prints the spread."""
+    from pidse.report import plots
+    from pidse.report.sweep import front_rows, markdown
+    from pidse.spec.archkey import arch_key
+
+    design = load_space(str(small_space(tmp_path)))
+    structures, _ = design.structures(64)
+    spec = with_depth(structures[0].spec, 12, 0)
+    seeded = with_depth(structures[0].spec, 12, 6)
+    m = spec.model
+
+    def run(i, key, ppl, seed, tokens=1e6, status="ok", source="pidse train"):
+        return dict(id=i, arch_key=key, dataset="python_stdlib", train_tokens=tokens, layers=m.layers,
+                    d_model=m.d_model, heads=m.heads, vocab_size=m.vocab_size, context=64, ppl=ppl, status=status,
+                    source=f"{source} s{seed}", seed=seed)
+
+    k1, k2 = arch_key(seeded), arch_key(spec)
+    runs = [run(1, k1, 3.0, 0), run(2, k1, 3.2, 1), run(3, k1, None, 2, status="diverged"), run(4, k1, 3.4, 3),
+            run(5, k1, 2.0, 0, tokens=1e3),  # a smaller budget: ignored
+            run(6, k2, 4.0, None), run(7, k2, 9.0, None)]  # no seeds: the first stored stands alone
+    df = sweep(design, [64], db=_Runs(runs))
+    pooled = df[(df["arch_key"] == k1)].iloc[0]
+    assert pooled["ppl"] == pytest.approx(3.2) and pooled["ppl_std"] == pytest.approx(0.2)
+    assert pooled["ppl_runs"] == 3 and pooled["ppl_status"] == "ok"
+    alone = df[(df["arch_key"] == k2)].iloc[0]
+    assert alone["ppl"] == 4.0 and math.isnan(alone["ppl_std"]) and alone["ppl_runs"] == 1
+    assert df.loc[df["ppl_status"] == "unmeasured", ["ppl", "ppl_std", "ppl_runs"]].isna().all().all()
+
+    fronts = {f["label"]: f for f in front_rows(df)}
+    assert fronts[pooled["label"]]["ppl_std"] == pytest.approx(0.2)
+    assert "| 3.20 ± 0.2 (3 seeds) |" in markdown(df, design, {}, "pidse sweep")
+    from matplotlib.axes import Axes
+
+    drawn = []
+    monkeypatch.setattr(Axes, "errorbar", lambda self, x, y, **kw: drawn.append((list(x), list(y), list(kw["yerr"]))))
+    plots.front_plot(df, 64, "comm_bytes", tmp_path / "front.png")
+    assert [y for _, ys, _ in drawn for y in ys] == [pytest.approx(3.2)]
+    assert [e for _, _, es in drawn for e in es] == [pytest.approx(0.2)]

@@ -195,14 +195,19 @@ def _front_panel(fig, ax, strip, rows, objective: str, skip=None, note=None) -> 
     ax.step(sx, sy, where="post", color=FRONT, lw=1.6, zorder=2,
             label="Pareto front (best perplexity within a budget)")
     ax.scatter(fx, fy, s=42, color=FRONT, zorder=4, label="measured, on the front")
+    spread = ok[ok["ppl_std"].notna()] if "ppl_std" in ok else ok.iloc[:0]
+    if len(spread):  # several seeds of one design (pidse train grids): the mean, +- one standard deviation
+        ax.errorbar(spread[objective] * scale, spread["ppl"], yerr=spread["ppl_std"], fmt="none", ecolor="#4d4d4d",
+                    elinewidth=1.1, capsize=3, zorder=5, label="±1 s.d. over training seeds (dot: their mean)")
     n_unmeasured = int((rows["ppl_status"] == "unmeasured").sum())
     if n_unmeasured:
         ax.scatter(unmeasured, np.zeros_like(unmeasured), marker="|", s=90, color="#b0b0b0", alpha=0.5,
                    transform=ax.get_xaxis_transform(), clip_on=False, zorder=1,
                    label=f"unmeasured designs ({n_unmeasured:,}): cost only")
-    visible = ok[(ok[objective] * scale >= lo_x) & (ok[objective] * scale <= hi_x)]["ppl"]
+    visible = ok[(ok[objective] * scale >= lo_x) & (ok[objective] * scale <= hi_x)]
     if len(visible):
-        lo, hi = visible.min(), visible.max()
+        std = visible["ppl_std"].fillna(0.0) if "ppl_std" in visible else 0.0  # error bars stay inside
+        lo, hi = (visible["ppl"] - std).min(), (visible["ppl"] + std).max()
         ax.set_ylim(lo - 0.08 * (hi - lo or 1), hi + 0.14 * (hi - lo or 1))
     else:
         ax.text(0.5, 0.5, "no measured perplexity here: no front\n(the grey ticks are the designs' costs)",

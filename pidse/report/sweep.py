@@ -76,7 +76,21 @@ def front_rows(rows) -> list[dict]:
     return [{"label": r["label"], "layers": int(r["layers"]), "prune_last": int(r["prune_last"]),
              "ppl": float(r["ppl"]), "comm_bytes": float(r["comm_bytes"]), "latency_s": float(r["latency_s"]),
              "front_comm": bool(r["pareto_comm_bytes"]), "front_latency": bool(r["pareto_latency_s"]),
-             "source": r["ppl_source"]} for _, r in on.iterrows()]
+             "source": r["ppl_source"], **_spread(r)} for _, r in on.iterrows()]
+
+
+def _spread(row) -> dict:
+    """ppl_std and ppl_runs of a front row measured with several seeds (pidse train grids), else nothing."""
+    std = row.get("ppl_std")
+    if std is None or math.isnan(std):
+        return {}
+    return {"ppl_std": float(std), "ppl_runs": int(row["ppl_runs"])}
+
+
+def _ppl_cell(front: dict) -> str:
+    """3.54, or 3.54 ± 0.021 (3 seeds): the mean over seeds and their standard deviation."""
+    text = ppl_text(front["ppl"])
+    return f"{text} ± {front['ppl_std']:.2g} ({front['ppl_runs']} seeds)" if "ppl_std" in front else text
 
 
 def wish_list(rows, n: int = WISH_LIST, cheapest_any: int = WISH_ANY):
@@ -295,7 +309,7 @@ def _context_section(rows, images: dict, points_file: str) -> list[str]:
     lines += ["### Pareto fronts", "",
               "Measured runs no other measured run beats on both perplexity and cost (`comm`: on the "
               "perplexity-communication front, `latency`: on the perplexity-latency front).", ""]
-    body = [[f["label"], ppl_text(f["ppl"]), _cost(f["comm_bytes"], "comm_bytes"), _cost(f["latency_s"], "latency_s"),
+    body = [[f["label"], _ppl_cell(f), _cost(f["comm_bytes"], "comm_bytes"), _cost(f["latency_s"], "latency_s"),
              ", ".join(n for n, on in (("comm", f["front_comm"]), ("latency", f["front_latency"])) if on),
              f["source"]] for f in front]
     lines.append(grid(["model", "ppl", "communication", "latency", "front", "perplexity source"], body, True)
@@ -345,7 +359,7 @@ def render_summary(df, fmt: str) -> str:
     for s in data:
         title = (f"T={s['context']} ({s['dataset'] or 'any dataset'}; {s['protocol']}, {s['network']}): "
                  f"{s['points']:,} points, {s['measured']} measured, {s['diverged']} diverged")
-        body = [[f["label"], ppl_text(f["ppl"]), _cost(f["comm_bytes"], "comm_bytes"),
+        body = [[f["label"], _ppl_cell(f), _cost(f["comm_bytes"], "comm_bytes"),
                  _cost(f["latency_s"], "latency_s"),
                  ", ".join(n for n, on in (("comm", f["front_comm"]), ("latency", f["front_latency"])) if on)]
                 for f in s["front"]]
