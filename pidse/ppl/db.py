@@ -1,12 +1,15 @@
 """Measured perplexities: an SQLite store of training runs, keyed by the canonical architecture key.
 
-A run is (architecture, context, dataset, training tokens, source) -> a perplexity, or status `diverged` with no
-number (a diverged run must never be plotted as one: its `ppl` is NULL / None / NaN). The architecture is
+A run is (architecture, context, dataset, training tokens, seed, source) -> a perplexity, or status `diverged` with
+no number (a diverged run must never be plotted as one: its `ppl` is NULL / None / NaN). A run trained here records
+its seed and its provenance (JSON: steps, device, host, pidse version, executor, attempt); published runs have
+neither (NULL), and two seeds of one architecture are two rows. The architecture is
 `arch_key(spec)` (pidse.spec.archkey); labels are kept for reading, never for matching.
 
 Writes are `BEGIN IMMEDIATE` transactions in WAL mode with a busy timeout, so concurrent writers queue rather
 than fail; an import is one transaction (all rows or none); a writer killed mid-transaction leaves the database
-as it was. The database ($PIDSE_DB, else ~/.local/share/pidse/ppl.sqlite) is created on first use and seeded
+as it was. A database made before seeds were recorded gains the two columns when it is opened (one transaction,
+its rows kept). The database ($PIDSE_DB, else ~/.local/share/pidse/ppl.sqlite) is created on first use and seeded
 with the published perplexities shipped in pidse/data (ppl_published.csv; labels -> specs in ppl_labels.yaml).
 
     db = open_db()
@@ -57,13 +60,24 @@ SCHEMA = (
         status TEXT NOT NULL,
         source TEXT NOT NULL CHECK (source <> ''),
         added TEXT NOT NULL,
+        seed INTEGER CHECK (seed IS NULL OR (typeof(seed) = 'integer' AND seed >= 0)),
+        provenance TEXT,
         CHECK ((status = 'ok' AND ppl >= 1) OR (status = 'diverged' AND ppl IS NULL)))""",
     # NULL tokens compare unequal in a plain UNIQUE: index ifnull(...) so unknown-token duplicates are caught.
     """CREATE UNIQUE INDEX IF NOT EXISTS runs_identity
-        ON runs (arch_key, context, dataset, ifnull(train_tokens, 0), source)""",
+        ON runs (arch_key, context, dataset, ifnull(train_tokens, 0), source, ifnull(seed, -1))""",
     "CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL)",
 )
-IDENTITY = "arch_key = ? AND context = ? AND dataset = ? AND ifnull(train_tokens, 0) = ifnull(?, 0) AND source = ?"
+IDENTITY = ("arch_key = ? AND context = ? AND dataset = ? AND ifnull(train_tokens, 0) = ifnull(?, 0) AND source = ? "
+            "AND ifnull(seed, -1) = ifnull(?, -1)")
+# A database from before seeds were recorded: its runs table ends at `added`. Opening it adds the two columns (NULL
+# in its rows) and replaces the identity index with one that tells seeds apart, in the transaction that opens it.
+OLD_COLUMNS = COLUMNS[:-2]
+MIGRATION = (
+    "ALTER TABLE runs ADD COLUMN seed INTEGER CHECK (seed IS NULL OR (typeof(seed) = 'integer' AND seed >= 0))",
+    "ALTER TABLE runs ADD COLUMN provenance TEXT",
+    "DROP INDEX IF EXISTS runs_identity",
+)
 
 
 @dataclass
@@ -97,9 +111,13 @@ class PplDB:
             self._check_pages()  # before anything is written into the file
             self.conn.execute("PRAGMA journal_mode=WAL")  # readers never block the writer, nor it them
             with self.transaction():
-                for statement in SCHEMA:
+                self.conn.execute(SCHEMA[0])
+                if self._columns() == list(OLD_COLUMNS):
+                    for statement in MIGRATION:
+                        self.conn.execute(statement)
+                self._check_columns()
+                for statement in SCHEMA[1:]:
                     self.conn.execute(statement)
-            self._check_columns()
         except InputError:
             self.conn.close()
             raise
@@ -118,8 +136,11 @@ class PplDB:
             raise InputError(self.path, None, "an intact SQLite file (quick_check: " + cut("; ".join(problems), 160)
                              + "); restore it from a backup")
 
+    def _columns(self) -> list[str]:
+        return [row["name"] for row in self.conn.execute("PRAGMA table_info(runs)")]
+
     def _check_columns(self) -> None:
-        columns = [row["name"] for row in self.conn.execute("PRAGMA table_info(runs)")]
+        columns = self._columns()
         if columns != list(COLUMNS):
             raise InputError(self.path, "runs", "a pidse perplexity database (its runs table has the columns "
                              + ", ".join(COLUMNS) + ")", columns)
@@ -166,15 +187,16 @@ class PplDB:
     # -- writes
     def add(self, spec, *, context: int, source: str, ppl: float | None = None, status: str = "ok",
             dataset: str | None = None, train_tokens: float | None = None, overrides=(), label=None,
-            family=None, added=None) -> Stored:
+            family=None, added=None, seed: int | None = None, provenance=None) -> Stored:
         """Add one run of the spec file `spec` (with `--set` overrides). dataset, train_tokens and label
-        default to the spec's training.dataset, training.tokens and label."""
+        default to the spec's training.dataset, training.tokens and label; provenance is a dict (or its JSON)."""
         where = "ppl add"
         loaded, ref = SpecCache().load(str(spec), list(overrides), where)
         run = make_run(loaded, ref, context=context, source=source, ppl=ppl, status=status,
                        dataset=dataset or loaded.training.dataset,
                        train_tokens=loaded.training.tokens if train_tokens is None else train_tokens,
-                       label=label or loaded.label, family=family, added=added, where=where)
+                       label=label or loaded.label, family=family, added=added, seed=seed,
+                       provenance=provenance, where=where)
         return self.store([(run, where)])
 
     def import_csv(self, path) -> Stored:
@@ -192,7 +214,7 @@ class PplDB:
         for run, where in runs:
             old = self.conn.execute(f"SELECT id, ppl, status FROM runs WHERE {IDENTITY}",
                                     (run.arch_key, run.context, run.dataset, run.train_tokens,
-                                     run.source)).fetchone()
+                                     run.source, run.seed)).fetchone()
             if old is None:
                 result.added.append(self._insert(run))
             elif (old["ppl"], old["status"]) == (run.ppl, run.status) or conflicts == "skip":
@@ -228,10 +250,10 @@ class PplDB:
 
     # -- reads
     def query(self, arch_key: str | None = None, context: int | None = None, dataset: str | None = None,
-              status: str | None = None) -> list[dict]:
+              status: str | None = None, seed: int | None = None) -> list[dict]:
         """Runs matching every filter given, in insertion order; `ppl` is None for a diverged run."""
         filters = {k: v for k, v in (("arch_key", arch_key), ("context", context), ("dataset", dataset),
-                                     ("status", status)) if v is not None}
+                                     ("status", status), ("seed", seed)) if v is not None}
         where = " AND ".join(f"{k} = ?" for k in filters) or "1"
         with self._sqlite_errors():
             rows = [dict(row) for row in self.conn.execute(
@@ -269,9 +291,11 @@ def row_problem(row: dict) -> str | None:
     for key in ("arch_key", "arch", "spec", "dataset", "status", "source", "added"):
         if not isinstance(row[key], str) or not row[key]:
             return f"{key}: expected a non-empty text, got {short(row[key])}"
-    for key in ("label", "family"):
+    for key in ("label", "family", "provenance"):
         if row[key] is not None and not isinstance(row[key], str):
             return f"{key}: expected a text or null, got {short(row[key])}"
+    if row["seed"] is not None and not (type(row["seed"]) is int and row["seed"] >= 0):
+        return f"seed: expected a non-negative integer or null, got {short(row['seed'])}"
     if row["train_tokens"] is not None and not (number(row["train_tokens"]) and row["train_tokens"] > 0):
         return f"train_tokens: expected a positive number or null, got {short(row['train_tokens'])}"
     if row["status"] == "ok" and not (number(row["ppl"]) and row["ppl"] >= 1):

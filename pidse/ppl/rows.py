@@ -10,6 +10,7 @@ from __future__ import annotations
 import csv
 import datetime
 import io
+import json
 import math
 import re
 import shlex
@@ -26,6 +27,8 @@ from pidse.spec.load import Spec, is_file, load_spec
 DATA = DATA_DIR
 STATUSES = ("ok", "diverged")
 MAX_TEXT = 500  # characters of a dataset, source, label or family
+MAX_PROVENANCE = 2000  # characters of a run's provenance (JSON)
+MAX_SEED = 2**63 - 1  # an SQLite integer
 MAX_CSV_BYTES = 64 * 2**20
 _INT = re.compile(r"[0-9]{1,18}", re.ASCII)  # what a CSV integer cell may hold (not '1_000', not Unicode digits)
 _NUMBER = re.compile(r"[-+]?([0-9]+\.?[0-9]*|\.[0-9]+)([eE][-+]?[0-9]+)?", re.ASCII)  # no nan, inf, 1_0
@@ -52,13 +55,15 @@ class Run:
     status: str
     source: str
     added: str  # ISO date
+    seed: int | None = None  # the training seed (None: unknown, as for published runs)
+    provenance: str | None = None  # JSON object: steps, device, host, pidse version, executor, attempt
 
 
 COLUMNS = ("id", *(f.name for f in fields(Run)))
 
 
 def make_run(spec: Spec, spec_ref: str, *, context, dataset, source, ppl=None, status="ok", train_tokens=None,
-             label=None, family=None, added=None, where: str = "ppl") -> Run:
+             label=None, family=None, added=None, seed=None, provenance=None, where: str = "ppl") -> Run:
     """Check one run's values against the table's rules; errors name `where` (e.g. 'runs.csv: line 7')."""
     if status not in STATUSES:
         raise InputError(where, "status", "ok or diverged", status)
@@ -85,10 +90,28 @@ def make_run(spec: Spec, spec_ref: str, *, context, dataset, source, ppl=None, s
         datetime.date.fromisoformat(added)
     except (TypeError, ValueError):
         raise InputError(where, "added", "an ISO date (YYYY-MM-DD)", added) from None
+    if seed is not None and not (isinstance(seed, int) and not isinstance(seed, bool) and 0 <= seed <= MAX_SEED):
+        raise InputError(where, "seed", "a non-negative integer, or empty when unknown", seed)
     m = spec.model
     return Run(arch_key(spec), describe_arch(spec), spec_ref, label or None, family or None, m.layers, m.heads,
                m.d_model, m.vocab_size, context, dataset, None if train_tokens is None else float(train_tokens),
-               None if ppl is None else float(ppl), status, source, added)
+               None if ppl is None else float(ppl), status, source, added, seed,
+               _provenance(provenance, where))
+
+
+def _provenance(value, where: str) -> str | None:
+    """A run's provenance as stored: a JSON object (a dict, or its text), keys sorted; None when unknown."""
+    if value is None or value == "":
+        return None
+    try:
+        record = json.loads(value) if isinstance(value, str) and len(value) <= MAX_PROVENANCE else value
+        text = json.dumps(record, sort_keys=True, allow_nan=False) if isinstance(record, dict) else None
+    except (ValueError, TypeError, RecursionError):  # not JSON, NaN, a value JSON cannot hold, nested too deep
+        text = None
+    if text is None or len(text) > MAX_PROVENANCE:
+        raise InputError(where, "provenance", f"a JSON object of at most {MAX_PROVENANCE} characters, or empty",
+                         value)
+    return text
 
 
 def _is_number(value) -> bool:
@@ -170,7 +193,7 @@ def published_spec(row: dict, where: str, labels: LabelMap, specs: SpecCache) ->
 # An exported `id` and `arch` (description) are read but not used: a row gets a new id, and both follow the spec.
 SPEC_LAYOUT = {"required": ("spec", "context", "dataset", "source"),
                "optional": ("id", "arch_key", "arch", "label", "family", "layers", "heads", "d_model",
-                            "vocab_size", "train_tokens", "ppl", "status", "added")}
+                            "vocab_size", "train_tokens", "ppl", "status", "added", "seed", "provenance")}
 PUBLISHED_LAYOUT = {"required": ("family", "arch", "layers", "heads", "d_model", "context", "vocab", "dataset",
                                  "source"),
                     "optional": ("train_tokens", "ppl", "status", "added")}
@@ -237,7 +260,8 @@ def _run_from_row(row: dict, where: str, labels: LabelMap | None, specs: SpecCac
                    ppl=ppl, status=status,
                    train_tokens=_float(row, "train_tokens", where, "a positive number, or empty when unknown"),
                    label=row.get("label") or (row["arch"] if labels else spec.label), family=row.get("family"),
-                   added=row.get("added") or None, where=where)
+                   added=row.get("added") or None, where=where,
+                   seed=_int(row, "seed", where) if row.get("seed") else None, provenance=row.get("provenance"))
     for column in DERIVED:
         if row.get(column) and row[column] != str(getattr(run, column)):
             raise InputError(where, column, f"{getattr(run, column)}, the value of the spec column's spec "
