@@ -5,7 +5,9 @@ Needs the `train` extra (`pip install -e '.[train]'`, PyTorch). Modules, one job
   entropy.py  attention entropy, AERO's entropy regulariser (Algorithm 1) and the entropy ranges of its figures
   data.py     the offline corpus (Python standard library source), its deterministic split, the byte tokenizer
   loop.py     the training loop: recipe, divergence detection, evaluation, the run folder and the database row
-  plots.py    `pidse entropy`: head-entropy ranges, layer x head heatmaps, entropy over training, a table
-  (the `pidse train` and `pidse entropy` commands are pidse/cli/train.py)
+  report.py   `pidse entropy`: head-entropy ranges, layer x head heatmaps, entropy over training, a table
+  grid.py     training grids: one task per (architecture, seed, token budget) on worker processes or Ray,
+              retries, resume, progress; the driver stores each run
+  (the commands are pidse/cli/train.py, grid.py and train_checks.py)
 Nothing here imports torch at import time except model.py, entropy.py and loop.py.
 """
