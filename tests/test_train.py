@@ -157,10 +157,9 @@ def test_scaled_ffn_is_beta_x_plus_ffn_over_alpha(tiny_file):
     with torch.no_grad():
         ffn.alpha.fill_(2.0)
         ffn.beta.fill_(3.0)
-    x = torch.randn(1, 4, 8)
-    y, skip = ffn(x)
-    assert torch.allclose(skip, 3 * x)
-    assert torch.allclose(y, ffn.down(ffn.up(x)) / 2)
+    x, residual = torch.randn(1, 4, 8), torch.randn(1, 4, 8)
+    assert torch.allclose(ffn(x), ffn.down(ffn.up(x)) / 2)
+    assert torch.allclose(ffn(x, residual), 3 * residual + ffn.down(ffn.up(x)) / 2)
 
 
 # ---- training -------------------------------------------------------------------------------------------------

@@ -159,11 +159,31 @@ def test_moe_with_every_expert_is_the_softmax_weighted_sum(tmp_path):
     torch.manual_seed(0)
     ffn = GPT(make(tmp_path, ffn={"experts": 4, "top_k": 4, "activation": "silu", "gated": True})).blocks[0].ffn
     x = torch.randn(2, 3, 32)
-    y, skip = ffn(x)
+    y = ffn(x)
     gates = ffn.router(x).softmax(-1)
     expected = sum(gates[..., e, None] * expert.down(F.silu(expert.gate(x)) * expert.up(x))
                    for e, expert in enumerate(ffn.experts))
-    assert torch.allclose(y, expected, atol=1e-6) and skip is x
+    assert torch.allclose(y, expected, atol=1e-6)
+
+
+@pytest.mark.parametrize("sections", [{}, {"ffn": {"scaled": True}}, {"model": {"parallel_residual": True}}],
+                         ids=["pre-LN", "scaled", "parallel"])
+def test_ffn_adds_to_the_unnormalised_residual(tmp_path, sections):
+    """A pre-LN block is h = x + Attn(LN1(x)), out = h + FFN(LN2(h)) (scaled FFN: beta h + FFN(LN2(h)) / alpha;
+    parallel: x + Attn(LN1(x)) + FFN(LN2(x))): the residual around the FFN is the stream, not its normalisation."""
+    torch.manual_seed(0)
+    block = GPT(make(tmp_path, **sections)).blocks[0]
+    with torch.no_grad():
+        if block.ffn.alpha is not None:
+            block.ffn.alpha.fill_(2.0), block.ffn.beta.fill_(0.5)
+        x = torch.randn(2, T, 32)
+        out, _ = block(x, torch.arange(T))
+        a, _ = block.attn(block.attn_norm(x), torch.arange(T))
+        h = x if block.parallel else x + a
+        f = block.ffn.body(block.ffn_norm(h))
+        alpha, beta = (2.0, 0.5) if block.ffn.alpha is not None else (1.0, 1.0)
+        expected = beta * h + f / alpha + (a if block.parallel else 0)
+    assert torch.allclose(out, expected, atol=1e-5)
 
 
 def test_moe_routes_each_token_to_its_top_k(tmp_path):
@@ -175,7 +195,7 @@ def test_moe_routes_each_token_to_its_top_k(tmp_path):
     top2 = logits.topk(2, -1).indices
     assert torch.equal(gates.gather(-1, top2) > 0, torch.ones_like(top2, dtype=torch.bool))
     expected = sum(gates[..., e, None] * expert.body(x) for e, expert in enumerate(ffn.experts))
-    assert torch.allclose(ffn(x)[0], expected)
+    assert torch.allclose(ffn(x), expected)
 
 
 # ---- token pruning --------------------------------------------------------------------------------------------

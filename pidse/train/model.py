@@ -71,6 +71,35 @@ class Rotary(nn.Module):
         return torch.cat([rot, rest], dim=-1)
 
 
+class ScoreNorm(nn.Module):
+    """Attention weights from the scaled scores, by the spec's attention kind; masked keys get 0. A module of its
+    own (no parameters) so that a trace (pidse.trace) sees one score normalisation, whatever ops it is written in."""
+
+    def __init__(self, kind: str, power: int | None):
+        super().__init__()
+        self.kind, self.power = kind, power
+
+    def forward(self, scores: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
+        if self.kind == "softmax":
+            return scores.masked_fill(~mask, float("-inf")).softmax(-1)
+        if self.kind == "power_softmax":
+            # a_ij = s_ij^p / sum_j s_ij^p (p even). Dividing a row by its largest |s| first changes nothing
+            # mathematically and keeps s^p in range.
+            scores = scores.masked_fill(~mask, 0.0)
+            peak = scores.abs().amax(-1, keepdim=True).clamp_min(1e-6).detach()
+            powered = (scores / peak) ** self.power * mask
+            return powered / powered.sum(-1, keepdim=True).clamp_min(1e-12)
+        if self.kind == "2quad":  # MPCFormer: (s + c)^2 / sum (s + c)^2
+            quad = (scores + QUAD_SHIFT).square() * mask
+            return quad / quad.sum(-1, keepdim=True).clamp_min(1e-12)
+        if self.kind == "relu":  # MPCFormer's 2ReLU: relu(s) / sum relu(s)
+            relu = scores.relu() * mask
+            return relu / (relu.sum(-1, keepdim=True) + RELU_EPS)
+        # linear: no nonlinearity, out_i = (1 / n_i) sum_j s_ij v_j over the n_i keys query i sees. The cost
+        # model computes Q (K^T V) instead; masked (Q K^T) V is the same sum.
+        return scores * mask / mask.sum(-1, keepdim=True)
+
+
 class Attention(nn.Module):
     def __init__(self, spec: Spec):
         super().__init__()
@@ -82,6 +111,7 @@ class Attention(nn.Module):
         self.v = nn.Linear(d, KV * dh, bias=m.bias) if "v" in a.projections else None
         self.o = nn.Linear(H * dh, d, bias=m.bias) if "o" in a.projections else None
         self.kind, self.power, self.window = a.kind, a.power, a.window
+        self.score_norm = ScoreNorm(a.kind, a.power)
         # AERO's SM(t): a temperature per head and query position, a_ij = softmax_j(q_i k_j / (t_i sqrt(d_k))).
         # Stored as log t (t = exp(log_t) stays positive), starting at t = 1, the plain softmax.
         self.log_t = nn.Parameter(torch.zeros(H, m.max_context)) if a.temperature == "learnable" else None
@@ -118,25 +148,8 @@ class Attention(nn.Module):
         return mask & (behind < self.window) if self.window is not None else mask
 
     def normalise(self, scores: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
-        """Weights from the scaled scores; masked keys get 0."""
-        if self.kind == "softmax":
-            return scores.masked_fill(~mask, float("-inf")).softmax(-1)
-        if self.kind == "power_softmax":
-            # a_ij = s_ij^p / sum_j s_ij^p (p even). Dividing a row by its largest |s| first changes nothing
-            # mathematically and keeps s^p in range.
-            scores = scores.masked_fill(~mask, 0.0)
-            peak = scores.abs().amax(-1, keepdim=True).clamp_min(1e-6).detach()
-            powered = (scores / peak) ** self.power * mask
-            return powered / powered.sum(-1, keepdim=True).clamp_min(1e-12)
-        if self.kind == "2quad":  # MPCFormer: (s + c)^2 / sum (s + c)^2
-            quad = (scores + QUAD_SHIFT).square() * mask
-            return quad / quad.sum(-1, keepdim=True).clamp_min(1e-12)
-        if self.kind == "relu":  # MPCFormer's 2ReLU: relu(s) / sum relu(s)
-            relu = scores.relu() * mask
-            return relu / (relu.sum(-1, keepdim=True) + RELU_EPS)
-        # linear: no nonlinearity, out_i = (1 / n_i) sum_j s_ij v_j over the n_i keys query i sees. The cost
-        # model computes Q (K^T V) instead; masked (Q K^T) V is the same sum.
-        return scores * mask / mask.sum(-1, keepdim=True)
+        """Weights from the scaled scores; masked keys get 0 (see ScoreNorm)."""
+        return self.score_norm(scores, mask)
 
     def shares(self, weights: torch.Tensor) -> torch.Tensor:
         """The weights as a distribution over keys, for the entropy and token pruning's importance: the weights
@@ -152,6 +165,13 @@ class Attention(nn.Module):
 def quad(x: torch.Tensor) -> torch.Tensor:
     """MPCFormer's Quad: GeLU(x) ~ 0.125 x^2 + 0.25 x + 0.5."""
     return 0.125 * x * x + 0.25 * x + 0.5
+
+
+class Quad(nn.Module):
+    """`quad` as a module (no parameters), so that a trace sees one polynomial activation."""
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return quad(x)
 
 
 @functools.lru_cache(maxsize=None)
@@ -181,11 +201,14 @@ class PolyGELU(nn.Module):
 def make_activation(activation: str, degree: int | None):
     if activation == "poly":
         return PolyGELU(degree)
-    return {"gelu": F.gelu, "relu": F.relu, "silu": F.silu, "quad": quad, "identity": None}[activation]
+    if activation == "quad":
+        return Quad()
+    return {"gelu": F.gelu, "relu": F.relu, "silu": F.silu, "identity": None}[activation]
 
 
 class FFN(nn.Module):
-    """FFN(x) and the residual stream it is added to: (y, skip). Scaled: (FFN(x) / alpha, beta * x).
+    """residual + FFN(x); scaled: beta * residual + FFN(x) / alpha. x is the FFN's (normalised) input, the
+    residual the un-normalised stream: a pre-LN block is h + FFN(LN(h)), a parallel one x + Attn(LN(x)) + FFN(LN(x)).
 
     The body is one dense FFN: down(act(x W_up)), gated down(act(x W_gate) * x W_up), or the fused d x d layer.
     Subclasses replace the body (`build`, `body`) and keep the scaling."""
@@ -215,11 +238,17 @@ class FFN(nn.Module):
             h = h * self.up(x)
         return self.down(h)
 
-    def forward(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    def forward(self, x: torch.Tensor, residual: torch.Tensor | None = None) -> torch.Tensor:
+        """The residual stream after the FFN, skip(residual) + FFN(x) (scaled: FFN(x) / alpha); FFN(x) alone
+        without a residual (a parallel block adds it, with the attention's output, itself)."""
         y = self.body(x)
         if self.alpha is not None:
-            return y / self.alpha, self.beta * x
-        return y, x
+            y = y / self.alpha
+        return y if residual is None else self.skip(residual) + y
+
+    def skip(self, residual: torch.Tensor) -> torch.Tensor:
+        """The residual stream the FFN's output is added to (scaled: beta x residual)."""
+        return self.beta * residual if self.beta is not None else residual
 
     def linears(self) -> list[nn.Linear]:
         """The FFN's weight matrices (what weight / spectral normalisation wraps)."""
@@ -276,13 +305,11 @@ class Block(nn.Module):
         if self.parallel:
             if self.ffn is None:
                 return x + a, shares
-            y, skip = self.ffn(_apply(self.ffn_norm, x))
-            return skip + a + y, shares
+            return self.ffn.skip(x) + a + self.ffn(_apply(self.ffn_norm, x)), shares
         x = x + a
         if self.ffn is None:
             return x, shares
-        y, skip = self.ffn(_apply(self.ffn_norm, x))
-        return skip + y, shares
+        return self.ffn(_apply(self.ffn_norm, x), x), shares
 
 
 def prune_tokens(x: torch.Tensor, pos: torch.Tensor, shares: torch.Tensor, keep: float):
