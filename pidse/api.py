@@ -8,8 +8,9 @@
     pidse.compare(["gpt2_sm_ln_g", "gpt2_sm_scfuffn"], baseline="gpt2_sm_ln_g", protocol="aero-secretflow",
                   context=[128, 256])
 
-A spec is a shipped name, a path (YAML or HF config.json), a mapping (a spec's YAML as a dict) or a Spec; a
-protocol is a table name or path; network and hardware are preset names. The CLI is a thin shell over the same
+A spec is a shipped name, a path (YAML or HF config.json), a mapping (a spec's YAML as a dict) or a Spec, or a
+PyTorch model to trace (an nn.Module, "FILE.py:FACTORY", a config.json with trace=True); a protocol is a table
+name or path; network and hardware are preset names. The CLI is a thin shell over the same
 functions.
 """
 from __future__ import annotations
@@ -20,13 +21,15 @@ from pathlib import Path
 from pidse.cost.registry import load_table
 from pidse.cost.setting import resolve_setting
 from pidse.errors import InputError
-from pidse.model.estimate import Estimate
+from pidse.model.estimate import Estimate, Origin, estimate_graph
 from pidse.model.estimate import estimate as run_estimate
 from pidse.ppl.db import open_db
 from pidse.schema import from_mapping
 from pidse.search.space import load_space
 from pidse.search.sweep import sweep as run_sweep
 from pidse.spec.load import Spec, apply_overrides, load_spec, validate
+from pidse.trace import check_supported, is_module, is_target
+from pidse.trace import trace as trace_model
 
 GROUPS = ("kind", "layer", "block", "stage", "part", "step")
 
@@ -87,6 +90,15 @@ class Result:
         columns = [c for c in self.estimate.columns if c in frame]
         return frame.groupby(group, dropna=False, sort=False)[columns].sum(min_count=1).reset_index()
 
+    @property
+    def unsupported(self):
+        """A traced model's ops that could not be classified (op, calls, shape, where, params): left out of every
+        count and cost, never counted as zero. Empty for a spec."""
+        import pandas as pd
+
+        rows = list(getattr(self.spec, "unsupported", ()))
+        return pd.DataFrame(rows, columns=["op", "calls", "shape", "where", "params"])
+
     def __repr__(self) -> str:
         t = self.estimate.totals
         text = f"<pidse Result {self.spec.name}, T={self.spec.context}: {t['params'] / 1e6:.2f}M params, " \
@@ -103,8 +115,21 @@ class Result:
 
 def estimate(spec, protocol=None, network: str | None = None, hardware: str | None = None, phase: str | None = None,
              context: int | None = None, overrides=None, convention: str = "dense",
-             allow_missing: bool = False) -> Result:
-    """Count (and, with a protocol, price) every op of `spec`; see the module docstring."""
+             allow_missing: bool = False, trace: bool = False, op_map=None,
+             allow_unsupported: bool = False) -> Result:
+    """Count (and, with a protocol, price) every op of `spec`; see the module docstring. `spec` may also be a
+    PyTorch model to trace: an nn.Module, "FILE.py:FACTORY", or a HuggingFace config.json with `trace=True`
+    (`op_map`: a --map file; `allow_unsupported`: price what the trace classified and list the rest)."""
+    if trace or is_module(spec) or is_target(spec):
+        if overrides:
+            raise InputError("overrides", None, "no overrides for a traced model: it has no spec keys (change the "
+                                                "model or its config)")
+        if protocol is None and (network or hardware or phase):
+            raise InputError("network/hardware/phase", None, "a protocol (cost table) as well")
+        table = load_table(str(protocol)) if protocol is not None else None
+        setting = resolve_setting(table, network, hardware=hardware, phase=phase) if table is not None else None
+        return Result(estimate_traced(spec, context, convention, table, setting, allow_missing, op_map,
+                                      allow_unsupported, hf=trace))
     loaded = as_spec(spec, overrides, context)
     if protocol is None:
         if network or hardware or phase:
@@ -113,6 +138,20 @@ def estimate(spec, protocol=None, network: str | None = None, hardware: str | No
     table = load_table(str(protocol))
     setting = resolve_setting(table, network, hardware=hardware, phase=phase)
     return Result(run_estimate(loaded, convention, table, setting=setting, allow_missing=allow_missing))
+
+
+def estimate_traced(target, context: int | None = None, convention: str = "dense", table=None, setting=None,
+                    allow_missing: bool = False, op_map=None, allow_unsupported: bool = False,
+                    hf: bool = False) -> Estimate:
+    """Trace `target` (pidse.trace.trace) and count and price its ops like a spec's. Ops the trace cannot classify
+    are an InputError naming them, unless `allow_unsupported` (then they are in `estimate.spec.unsupported`)."""
+    traced = trace_model(target, context, op_map, hf)
+    if not allow_unsupported:
+        check_supported(traced)
+    origin = Origin(traced.name, traced.source, traced.context, unsupported=tuple(traced.unsupported),
+                    notes=tuple(traced.notes))
+    return estimate_graph(traced.nodes, traced.edges, origin, convention, table, setting=setting,
+                          allow_missing=allow_missing)
 
 
 def compare(specs, baseline=None, protocol=None, context=None, network: str | None = None,

@@ -40,8 +40,9 @@ def _main(version: bool = typer.Option(False, "--version", callback=_version, is
 @app.command()
 @user_errors
 def estimate(
-    spec: Path = typer.Argument(..., help="Architecture spec (arch_specs/*.yaml) or a HuggingFace config.json.",
-                                metavar="SPEC", show_default=False),
+    spec: Path = typer.Argument(..., help="Architecture spec (arch_specs/*.yaml), a HuggingFace config.json, or a "
+                                "PyTorch model to trace: FILE.py:FACTORY (a function in FILE.py returning the "
+                                "nn.Module; it may take a keyword `context`).", metavar="SPEC", show_default=False),
     context: Optional[int] = typer.Option(None, "--context", "-T", metavar="T", help="Prompt tokens T (overrides "
                                           "inference.context)."),
     set_: List[str] = typer.Option([], "--set", metavar="KEY=VALUE", help="Override a spec value by dotted path, e.g. "
@@ -77,6 +78,14 @@ def estimate(
                                                  "table and network)."),
     allow_missing: bool = typer.Option(False, "--allow-missing", help="List ops the table cannot price as "
                                        "uncosted instead of failing (they are never counted as zero)."),
+    trace: bool = typer.Option(False, "--trace", help="Trace a HuggingFace config.json's model with transformers "
+                               "(built without weights) instead of mapping the config to a spec."),
+    op_map: Optional[Path] = typer.Option(None, "--map", metavar="FILE", help="A traced model: YAML naming the op "
+                                          "kind of aten ops (ops:) and module classes (modules:) the trace does "
+                                          "not recognise."),
+    allow_unsupported: bool = typer.Option(False, "--allow-unsupported", help="A traced model: price the ops the "
+                                           "trace classified and list the others on stderr (never counted as "
+                                           "zero) instead of failing."),
 ):
     """Count parameters, MACs, FLOPs and nonlinear ops of an architecture, per op, layer and block;
     with --protocol, also communication, rounds and latency under MPC.
@@ -86,13 +95,25 @@ def estimate(
       pidse estimate arch_specs/gpt2_sm_ln_g.yaml --context 256 --flops-convention aero
 
       pidse estimate arch_specs/gpt2_sm_scfuffn.yaml -p aero-secretflow --baseline arch_specs/gpt2_sm_ln_g.yaml
+
+      pidse estimate examples/relu_attention.py:build -p sigma --map examples/relu_attention_map.yaml
     """
     from pidse.cost.setting import resolve_setting
     from pidse.model.estimate import estimate as run_estimate
     from pidse.report.render import render
     from pidse.spec.load import load_spec
+    from pidse.trace import is_target
 
     _check_protocol(protocol)
+    traced = trace or is_target(str(spec))
+    if not traced and (op_map is not None or allow_unsupported):
+        raise InputError("--map/--allow-unsupported", None, "a model to trace as well (FILE.py:FACTORY, or a "
+                                                            "config.json with --trace)")
+    if traced and set_:
+        raise InputError("--set", None, "a spec: a traced model has no spec keys (change the model or its config)")
+    if trace and spec.suffix != ".json":
+        raise InputError("--trace", None, "a HuggingFace config.json as SPEC (a Python model is FILE.py:FACTORY)",
+                         str(spec))
     if protocol is None and (network or bandwidth or rtt or allow_missing or hardware or phase):
         raise InputError("--network/--bandwidth/--rtt/--hardware/--phase/--allow-missing", None,
                          "--protocol TABLE as well: they only apply to priced estimates")
@@ -103,8 +124,24 @@ def estimate(
     setting = resolve_setting(table, network, bandwidth_bps(bandwidth), seconds(rtt), hardware, phase) \
         if table else None
     price = dict(convention=convention.value, table=table, setting=setting, allow_missing=allow_missing)
-    result = run_estimate(load_spec(spec, set_, context), **price)
-    base = run_estimate(load_spec(baseline, set_, context), **price) if baseline else None
+    rules = None
+    if op_map is not None:
+        from pidse.trace import load_map
+
+        rules = load_map(op_map)
+
+    def load(target, hf: bool):
+        if hf or is_target(str(target)):
+            from pidse.api import estimate_traced
+
+            est = estimate_traced(str(target), context, **price, op_map=rules, allow_unsupported=allow_unsupported,
+                                  hf=hf)
+            _trace_lines(est.spec)
+            return est
+        return run_estimate(load_spec(target, set_, context), **price)
+
+    result = load(spec, trace)
+    base = load(baseline, trace and baseline.suffix == ".json") if baseline else None
     grouping = (by.value if by else ("op" if fmt in (Format.json, Format.csv) else "block"))
     typer.echo(render(result, fmt.value, grouping, base).rstrip("\n"))
 
@@ -185,6 +222,16 @@ def for_command(argv: list[str]) -> typer.Typer:
     lean.registered_callback = app.registered_callback  # --version, -h
     lean.registered_commands, lean.registered_groups = commands, groups
     return lean
+
+
+def _trace_lines(origin) -> None:
+    """A traced model's notes and unsupported ops on stderr, one line each (stdout stays the report)."""
+    from pidse.trace import unsupported_text
+
+    for note in origin.notes:
+        typer.echo(f"note: {origin.source}: {note}", err=True)
+    for item in origin.unsupported:
+        typer.echo(f"unsupported (not counted, not priced): {unsupported_text(item)}", err=True)
 
 
 def _check_protocol(protocol: str | None) -> None:

@@ -23,9 +23,29 @@ GROUPINGS = ("op", "kind", "layer", "block", "step")
 COUNT_COLUMNS = ("params", "macs", "flops")
 
 
+@dataclass(frozen=True)
+class Origin:
+    """What an estimate of a graph no Spec built (a traced PyTorch model, pidse.trace) says about where it came
+    from: the Spec fields a report reads. A trace is one forward pass over `context` tokens, emitting one token.
+    `unsupported` and `notes` are the trace's: ops it could not classify (left out, never counted as zero) and
+    what it assumed."""
+    name: str
+    source: str
+    context: int
+    label: str | None = None
+    generate: int = 1
+    batch: int = 1
+    unsupported: tuple = ()
+    notes: tuple = ()
+
+    @property
+    def inference(self):  # spec.inference.generate, as a Spec answers it
+        return self
+
+
 @dataclass
 class Estimate:
-    spec: Spec
+    spec: Spec | Origin
     convention: str
     ops: list[dict]  # one row per op node (a generation: per decode template), in execution order
     edges: list = field(repr=False)  # (source op, target op) data flow
@@ -111,13 +131,18 @@ def counted(spec: Spec, convention: str = "dense", per_step: bool = False) -> tu
     if convention not in counting.CONVENTIONS:
         raise ValueError(f"unknown FLOPs convention {convention!r}; expected one of {counting.CONVENTIONS}")
     nodes, edges = trace(spec, per_step)
+    return count_nodes(nodes, convention), edges
+
+
+def count_nodes(nodes: dict, convention: str = "dense") -> list[dict]:
+    """Op nodes ({name: attributes}, as pidse.model.graph.trace makes them) as op rows with their MACs and FLOPs."""
     rows = []
     for name, node in nodes.items():
         row = {"op": name, **node}
         row.update(fold(row, {"params": node["params"], "macs": counting.macs(node["kind"], node["shape"]),
                               "flops": counting.flops(node, convention)}))
         rows.append(row)
-    return rows, edges
+    return rows
 
 
 def estimate(spec: Spec, convention: str = "dense", table=None, network: Network | None = None,
@@ -126,6 +151,21 @@ def estimate(spec: Spec, convention: str = "dense", table=None, network: Network
     with the table's hardware, else in the table's own setting. `per_step`: decode steps as one row per op per
     step instead of templates (the same numbers, memory growing with the generated tokens)."""
     rows, edges = counted(spec, convention, per_step)
+    return _priced(spec, convention, rows, edges, table, network, allow_missing, setting)
+
+
+def estimate_graph(nodes: dict, edges: list, origin: Origin, convention: str = "dense", table=None,
+                   network: Network | None = None, allow_missing: bool = False,
+                   setting: Setting | None = None) -> Estimate:
+    """Count (and, given a cost table, price) op nodes that no Spec built (a traced model: pidse.trace), with the
+    same counters and protocol families as a spec's graph."""
+    if convention not in counting.CONVENTIONS:
+        raise ValueError(f"unknown FLOPs convention {convention!r}; expected one of {counting.CONVENTIONS}")
+    return _priced(origin, convention, count_nodes(nodes, convention), list(edges), table, network, allow_missing,
+                   setting)
+
+
+def _priced(spec, convention, rows, edges, table, network, allow_missing, setting) -> Estimate:
     if table is None:
         return Estimate(spec, convention, rows, edges)
     setting = setting or (Setting(network) if network is not None else resolve_setting(table))
