@@ -168,9 +168,12 @@ def write_points(df, out: Path, points: str = "auto") -> Path:
     if points == "parquet" or (points == "auto" and len(df) > CSV_MAX_POINTS):
         path = out / "sweep.parquet"
         df.to_parquet(path, index=False, compression="zstd")
-    else:
+    else:  # Arrow's CSV writer: numbers in full (round-trip) precision, ~15x faster than DataFrame.to_csv's
+        import pyarrow  # per-cell formatting
+        import pyarrow.csv
+
         path = out / "sweep.csv"
-        df.to_csv(path, index=False, float_format="%.10g")
+        pyarrow.csv.write_csv(pyarrow.Table.from_pandas(df, preserve_index=False), path)
     return path
 
 
