@@ -13,21 +13,13 @@ build on a slow machine.
 from __future__ import annotations
 
 import argparse
-import statistics
 import time
 from pathlib import Path
 
+from bench_estimate import median_s  # noqa: E402  (benchmarks/ is the script's folder: on sys.path)
+
 ROOT = Path(__file__).resolve().parents[1]
 TARGET_S = 3.0  # "a few seconds at most" for tracing GPT-2 small
-
-
-def median_s(run, runs: int) -> float:
-    times = []
-    for _ in range(runs):
-        start = time.perf_counter()
-        run()
-        times.append(time.perf_counter() - start)
-    return statistics.median(times)
 
 
 def main() -> None:
