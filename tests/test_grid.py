@@ -95,6 +95,26 @@ def test_local_grid_stores_every_run_with_its_provenance(files, local_grid):
         assert ppl[key, 0] != ppl[key, 1]
 
 
+def test_the_sweep_pools_the_grid_seeds(files, local_grid, tmp_path):
+    """After the grid, `pidse sweep` over a space of two of its architectures: each point's ppl is the mean of its
+    two seeds' perplexities, ppl_std their sample standard deviation (|a - b| / sqrt(2) for two), ppl_runs 2."""
+    from pidse.search.space import load_space
+    from pidse.search.sweep import sweep
+
+    _, tmp = local_grid
+    root, specs = files
+    space = write_yaml(tmp_path / "space.yaml", {
+        "version": 1, "base": str(specs[0]), "protocols": ["aero-secretflow"], "contexts": {32: {"dataset": "toy"}},
+        "axes": {"act": {"G": {}, "R": {"ffn.activation": "relu"}}}, "ranges": {"layers": [1], "prune_last": [0]}})
+    ppl = trained(tmp / "ppl.sqlite")
+    with open_db(tmp / "ppl.sqlite", seed=False) as store:
+        frame = sweep(load_space(str(space)), db=store)
+    assert len(frame) == 2 and (frame["ppl_runs"] == 2).all()
+    for spec, (_, row) in zip(specs[:2], frame.iterrows()):
+        a, b = ppl[arch_key(load_spec(spec)), 0], ppl[arch_key(load_spec(spec)), 1]
+        assert row["ppl"] == pytest.approx((a + b) / 2) and row["ppl_std"] == pytest.approx(abs(a - b) / 2**0.5)
+
+
 def test_a_finished_grid_trains_nothing_again(files, local_grid):
     _, tmp = local_grid
     again = grid(files, tmp, "--seeds", "0,1")
