@@ -16,7 +16,7 @@ from pidse.model.estimate import estimate
 from pidse.ops import OP_KINDS
 from pidse.search.pareto import pareto_mask
 from pidse.ppl.db import open_db
-from pidse.report.sweep import wish_list
+from pidse.report.sweep_data import wish_list
 from pidse.search.space import SPACES_DIR, load_space
 from pidse.search.sweep import KIND_METRICS, METRICS, sweep, with_depth
 from pidse.spec.labels import aero_label
@@ -234,7 +234,7 @@ def test_malformed_space_yaml(tmp_path):
 def test_paper_numbers_only_cited(aero):
     """T=512 has no published costs in the repository: the headline says so rather than inventing them."""
     from pidse.report.plots import rows_of
-    from pidse.report.sweep import headline
+    from pidse.report.sweep_data import headline
 
     assert headline(rows_of(aero, 512))["paper"] is None
     h = headline(rows_of(aero, 256))
@@ -272,7 +272,8 @@ def test_seeds_pool_into_mean_and_spread(tmp_path, monkeypatch):
     tokens win, then the first stored). By hand: seeds at 3.0, 3.2, 3.4 -> mean 3.2, s.d. sqrt(((-0.2)^2 + 0 +
     0.2^2) / 2) = 0.2. The front plot draws the error bar and the report prints the spread."""
     from pidse.report import plots
-    from pidse.report.sweep import front_rows, markdown
+    from pidse.report.sweep import markdown
+    from pidse.report.sweep_data import front_rows
     from pidse.spec.archkey import arch_key
 
     design = load_space(str(small_space(tmp_path)))
