@@ -318,14 +318,21 @@ def test_cli_add_import_export(tmp_path, db_path):
     again = run_cli(db_path, "add", FUSED, "--set", "ffn.prune_last=2", "-T", "128", "--ppl", "3.6",
                     "--tokens", "2.1e9", "--source", "cli run")
     assert again.exit_code == 0 and "0 added" in again.stdout and "duplicate of row" in again.stderr
+    for seed in ("1", "2"):  # the same run with a seed each: a row each (seeds pool in `pidse sweep`)
+        seeded = run_cli(db_path, "add", FUSED, "--set", "ffn.prune_last=2", "-T", "128", "--ppl", "3.6",
+                         "--tokens", "2.1e9", "--source", "cli run", "--seed", seed)
+        assert seeded.exit_code == 0 and "1 added" in seeded.stdout, seeded.output
+    bad = run_cli(db_path, "add", FUSED, "-T", "128", "--ppl", "3.6", "--source", "s", "--seed", "-1")
+    assert bad.exit_code == 2 and "seed" in bad.stderr
     out = tmp_path / "out.csv"
     assert run_cli(db_path, "export", out).exit_code == 0
     exported = list(csv.DictReader(out.open()))
-    assert len(exported) == len(PUBLISHED) + 1 and exported[-1]["source"] == "cli run"
+    assert len(exported) == len(PUBLISHED) + 3 and exported[-1]["source"] == "cli run"
+    assert [r["seed"] for r in exported[-3:]] == ["", "1", "2"]
     assert run_cli(db_path, "export").stdout == out.read_text()
     imported = run_cli(tmp_path / "other.sqlite", "import", out)
-    assert imported.exit_code == 0 and f"{len(PUBLISHED) + 1} duplicate(s)" not in imported.stdout
-    assert "1 added" in imported.stdout and f"{len(PUBLISHED)} duplicate(s) skipped" in imported.stdout
+    assert imported.exit_code == 0 and f"{len(PUBLISHED) + 3} duplicate(s)" not in imported.stdout
+    assert "3 added" in imported.stdout and f"{len(PUBLISHED)} duplicate(s) skipped" in imported.stdout
 
 
 @pytest.mark.parametrize("args, needle", [

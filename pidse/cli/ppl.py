@@ -101,6 +101,8 @@ def add(
                                show_default=False),
     label: Optional[str] = typer.Option(None, "--label", help="Readable label (default: the spec's label)."),
     family: Optional[str] = typer.Option(None, "--family", help="Group name, e.g. an ablation."),
+    seed: Optional[int] = typer.Option(None, "--seed", metavar="S", help="The run's training seed: runs of one "
+                                       "architecture with seeds are pooled by `pidse sweep` (mean and spread)."),
     db: Optional[Path] = DB,
 ):
     """Add one measured run (a perplexity, or --diverged).
@@ -115,7 +117,7 @@ def add(
     with open_db(db) as store:
         stored = store.add(spec, overrides=set_, context=context, dataset=dataset, train_tokens=tokens,
                            ppl=ppl, status="diverged" if diverged else "ok", source=source, label=label,
-                           family=family)
+                           family=family, seed=seed)
     _report(stored, "add")
 
 
