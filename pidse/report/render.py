@@ -62,6 +62,9 @@ def summary(est: Estimate, baseline: Estimate | None = None) -> dict:
         data["phase"] = est.setting.phase
         data["uncosted"] = est.uncosted
         data["by_kind"] = shares(est.breakdown("kind"), est.totals)
+    if getattr(spec, "unsupported", None) is not None:  # a traced model (pidse.trace): what it left out, and why
+        data["unsupported"] = [dict(u, shape=list(u["shape"])) for u in spec.unsupported]
+        data["trace_notes"] = list(spec.notes)
     if baseline is not None:
         data["savings"] = savings(est, baseline)
     cost_keys = ("comm_bytes", "rounds", "compute_s", "latency_s", "source", "grade") if est.table else ()
@@ -143,6 +146,9 @@ def to_table(est: Estimate, by: str = "block", markdown: bool = False, baseline:
         ("nonlinear ops", code(est.nonlinear_ops or "none")),
         ("head nonlinear ops", code(est.head_nonlinear_ops or "none")),
     ]
+    if getattr(spec, "unsupported", None):  # a traced model's ops it could not classify (--allow-unsupported)
+        facts.append(("UNSUPPORTED", "; ".join(f"{u['op']} x{u['calls']}" for u in spec.unsupported)
+                      + ": not counted, not priced (listed on stderr)"))
     priced = est.table is not None
     if priced:
         net = est.network
