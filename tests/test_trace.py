@@ -516,7 +516,8 @@ def test_a_good_map_file(tmp_path):
     ([f"{EXAMPLE}:build", "-T", 0], ["--context", "an integer from 1"]),
     (["gpt2_sm_ln_g", "--map", "m.yaml"], ["--map/--allow-unsupported", "a model to trace"]),
     (["arch_specs/gpt2_sm_ln_g.yaml", "--trace"], ["--trace", "config.json"]),
-], ids=["missing-file", "no-factory-named", "set", "context", "map-without-trace", "trace-a-yaml"])
+    ([f"{EXAMPLE}:build", "--map", "nowhere.yaml"], ["nowhere.yaml", "an existing --map file"]),
+], ids=["missing-file", "no-factory-named", "set", "context", "map-without-trace", "trace-a-yaml", "missing-map"])
 def test_bad_trace_arguments(args, needles):  # each is found before torch is needed
     assert_one_line_error(invoke("estimate", *args), *needles)
 

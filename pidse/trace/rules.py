@@ -10,7 +10,7 @@ from pathlib import Path
 
 from pidse.errors import InputError
 from pidse.ops import ATTR_SYMBOLS, SHAPE_KEYS
-from pidse.spec.load import read_mapping  # YAML/JSON with pidse's limits and one-line errors
+from pidse.spec.load import is_file, read_mapping  # YAML/JSON with pidse's limits and one-line errors
 
 # Ops that move, copy or select secret data without computing on it: local under secret sharing, no protocol and
 # no cost (a view, a transpose, a gather at public positions, a negation, a sum of shares).
@@ -104,6 +104,8 @@ def load_map(path) -> dict:
     path = Path(path)
     if path.suffix not in (".yaml", ".yml", ".json"):
         raise InputError(path, None, "a --map file named *.yaml, *.yml or *.json")
+    if not is_file(path):
+        raise InputError(path, None, "an existing --map file (YAML naming op kinds: ops:, modules:)")
     data = read_mapping(path)
     unknown = [k for k in data if k not in MAP_KEYS]
     if unknown:
