@@ -162,8 +162,7 @@ def _space_archs(name: str, context, runs_per_arch: int, max_runs: int) -> list:
 
     design = load_space(name)
     contexts = [context] if context else list(design.contexts) or [128]
-    points = math.prod(len(c) for c in design.axes.values()) * sum(len(design.prune_values(L))
-                                                                     for L in design.layers) * len(contexts)
+    points = design.architectures(contexts)
     if points * runs_per_arch > max_runs:
         raise InputError("--space", None, f"a grid of at most {max_runs:,} runs (points x seeds x token budgets; "
                          f"this one has {points * runs_per_arch:,})", name)

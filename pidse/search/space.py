@@ -142,12 +142,16 @@ class Space:
             return list(range(0, layers + 1))
         return [k for k in self.prune_last if k <= layers]
 
-    def points(self, contexts=None, protocols=None, networks=None) -> int:
-        """Rows a sweep of this space would have (before invalid combinations are skipped)."""
+    def architectures(self, contexts=None) -> int:
+        """Architectures the space holds at these contexts (structures x depths x contexts), before invalid
+        combinations are skipped: what a training grid trains."""
         structures = math.prod(len(c) for c in self.axes.values())
         depths = sum(len(self.prune_values(L)) for L in self.layers)
-        return structures * depths * len(contexts or self.contexts or [128]) * len(protocols or self.protocols) \
-            * len(networks or self.networks)
+        return structures * depths * len(contexts or self.contexts or [128])
+
+    def points(self, contexts=None, protocols=None, networks=None) -> int:
+        """Rows a sweep of this space would have: every architecture under every table and network."""
+        return self.architectures(contexts) * len(protocols or self.protocols) * len(networks or self.networks)
 
     def check_points(self, contexts=None, protocols=None, networks=None, option: str | None = None) -> None:
         """InputError when a sweep with these contexts, tables and networks would have over MAX_POINTS rows."""
