@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import copy
 import os
+import shutil
 from pathlib import Path
 
 import pytest
@@ -11,6 +12,7 @@ import yaml
 from typer.testing import CliRunner
 
 from pidse.cli import app
+from pidse.cost.ckks.table import PRIMITIVES
 from pidse.model.estimate import estimate
 from pidse.spec.load import load_spec, merge
 
@@ -46,6 +48,35 @@ TINY = {
     "model": {"layers": 2, "heads": 2, "d_model": 8, "d_ff": 16, "vocab_size": 10, "max_context": 8},
     "inference": {"context": 4},
 }
+
+
+# A tiny CKKS table: every primitive costs 1 s, so an op's compute_s is its number of calls. 16 slots; a fresh
+# ciphertext has 6 levels, a bootstrapped one 4; ciphertext bytes = 2 x 32 x (60 + 40 x level) / 8.
+TINY_CKKS = {
+    "version": 1, "family": "ckks", "name": "tiny-ckks", "scheme": "test", "network": "lan",
+    "params": {"ring_dim": 32, "slots": 16, "log_q": 300, "q0_bits": 60, "scale_bits": 40, "special_bits": 60,
+               "levels_fresh": 6, "levels_after_bootstrap": 4},
+    "packing": {"scores": "keys_across", "bootstraps": "cheapest"},
+    "primitives": {p: {"seconds": 1.0, "source": "test", "grade": "estimate"} for p in PRIMITIVES},
+    "ops": {"power_softmax": {"goldschmidt_iterations": 1}, "gelu": {"degree": 3}},
+}
+
+
+@pytest.fixture(scope="session")
+def seeded(tmp_path_factory):
+    """A seeded perplexity database made once; tests get a copy (`db_path`: seeding loads ~30 specs)."""
+    from pidse.ppl.db import open_db
+
+    path = tmp_path_factory.mktemp("seed") / "ppl.sqlite"
+    open_db(path).close()  # closing the last connection checkpoints the WAL into the main file
+    return path
+
+
+@pytest.fixture
+def db_path(tmp_path, seeded):
+    path = tmp_path / "ppl.sqlite"
+    shutil.copy(seeded, path)
+    return path
 
 
 def write_yaml(path: Path, data) -> Path:

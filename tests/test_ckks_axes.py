@@ -10,9 +10,8 @@ import copy
 
 import pytest
 
-from conftest import assert_one_line_error, invoke, write_yaml
+from conftest import TINY_CKKS, assert_one_line_error, invoke, write_yaml
 from pidse.cost.ckks.ops import UNPRICED, expand, poly_cmul, poly_depth
-from pidse.cost.ckks.table import PRIMITIVES
 from pidse.cost.registry import list_tables, load_table, price_op
 from pidse.cost.setting import resolve_setting
 from pidse.errors import InputError
@@ -23,14 +22,10 @@ CKKS_TABLES = list_tables("ckks")
 NEW_KINDS = ("poly", "relu_softmax", "topk", "prune")
 
 # 16 slots, every primitive 1 s, levels enough that no step is split: counts and depths read directly.
-WIDE = {
-    "version": 1, "family": "ckks", "name": "wide-ckks", "scheme": "test", "network": "lan",
-    "params": {"ring_dim": 32, "slots": 16, "log_q": 900, "q0_bits": 60, "scale_bits": 40, "special_bits": 60,
-               "levels_fresh": 20, "levels_after_bootstrap": 20},
-    "packing": {"scores": "rows_in_slots", "bootstraps": "cheapest"},
-    "primitives": {p: {"seconds": 1.0, "source": "test", "grade": "estimate"} for p in PRIMITIVES},
-    "ops": {"relu": {"degree": 5}, "power_softmax": {"goldschmidt_iterations": 2}},
-}
+WIDE = {**TINY_CKKS, "name": "wide-ckks",
+        "params": {**TINY_CKKS["params"], "log_q": 900, "levels_fresh": 20, "levels_after_bootstrap": 20},
+        "packing": {"scores": "rows_in_slots", "bootstraps": "cheapest"},
+        "ops": {"relu": {"degree": 5}, "power_softmax": {"goldschmidt_iterations": 2}}}
 
 
 @pytest.fixture

@@ -10,7 +10,7 @@ import math
 import pytest
 import yaml
 
-from conftest import SPECS, assert_one_line_error, invoke, write_yaml
+from conftest import SPECS, TINY_CKKS, assert_one_line_error, invoke, write_yaml
 from pidse.cost.registry import load_table
 from pidse.cost.setting import resolve_network
 from pidse.model.estimate import estimate
@@ -22,16 +22,8 @@ from pidse.spec.load import load_spec
 GPU = "ckks-powersoftmax-gpu"
 PSM = SPECS / "pythia_70m_psm.yaml"
 
-# Every primitive costs 1 s, so an op's compute_s is its number of calls. 16 slots; a fresh ciphertext has 6
-# levels, a bootstrapped one 4; ciphertext bytes = 2 x 32 x (60 + 40 x level) / 8.
-TINY_CKKS = {
-    "version": 1, "family": "ckks", "name": "tiny-ckks", "scheme": "test", "network": "lan",
-    "params": {"ring_dim": 32, "slots": 16, "log_q": 300, "q0_bits": 60, "scale_bits": 40, "special_bits": 60,
-               "levels_fresh": 6, "levels_after_bootstrap": 4},
-    "packing": {"scores": "keys_across", "bootstraps": "cheapest"},
-    "primitives": {p: {"seconds": 1.0, "source": "test", "grade": "estimate"} for p in PRIMITIVES},
-    "ops": {"power_softmax": {"goldschmidt_iterations": 1}, "gelu": {"degree": 3}},
-}
+# TINY_CKKS (conftest): every primitive costs 1 s, so an op's compute_s is its number of calls. 16 slots; a fresh
+# ciphertext has 6 levels, a bootstrapped one 4; ciphertext bytes = 2 x 32 x (60 + 40 x level) / 8.
 
 
 @pytest.fixture

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import dataclasses
 import json
-import shutil
 import sqlite3
 import time
 
@@ -272,22 +271,6 @@ def test_a_space_whose_points_all_fail_says_why(tmp_path, monkeypatch):
 
 
 # ---- the perplexity database ----------------------------------------------------------------------------------
-
-@pytest.fixture(scope="module")
-def seeded(tmp_path_factory):
-    from pidse.ppl.db import open_db
-
-    path = tmp_path_factory.mktemp("seed") / "ppl.sqlite"
-    open_db(path).close()
-    return path
-
-
-@pytest.fixture
-def db_path(tmp_path, seeded):
-    path = tmp_path / "ppl.sqlite"
-    shutil.copy(seeded, path)
-    return path
-
 
 def test_a_csv_cell_over_the_csv_limit_is_one_line(tmp_path, db_path):
     csv_file = tmp_path / "runs.csv"

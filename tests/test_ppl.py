@@ -5,7 +5,6 @@ from __future__ import annotations
 import csv
 import json
 import os
-import shutil
 import signal
 import sqlite3
 import subprocess
@@ -31,21 +30,6 @@ with open(SEED_CSV, newline="") as handle:
 
 def key(path, *overrides) -> str:
     return arch_key(load_spec(path, overrides))
-
-
-@pytest.fixture(scope="session")
-def seeded(tmp_path_factory):
-    """A seeded database made once; tests get a copy (seeding loads ~30 specs)."""
-    path = tmp_path_factory.mktemp("seed") / "ppl.sqlite"
-    open_db(path).close()  # closing the last connection checkpoints the WAL into the main file
-    return path
-
-
-@pytest.fixture
-def db_path(tmp_path, seeded):
-    path = tmp_path / "ppl.sqlite"
-    shutil.copy(seeded, path)
-    return path
 
 
 @pytest.fixture

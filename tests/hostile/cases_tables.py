@@ -7,8 +7,8 @@ import copy
 
 import yaml
 
+from conftest import TINY_CKKS
 from hostile import Case
-from pidse.cost.ckks.table import PRIMITIVES
 from pidse.ops import OP_KINDS
 
 SPEC = """version: 1
@@ -18,14 +18,7 @@ inference: {context: 4}
 OK_ENTRY = {"comm_bytes": "elements", "rounds": 1, "compute_s": 0, "source": "s", "grade": "estimate"}
 BASE = {"version": 1, "name": "t", "parties": 2, "protocol": "test", "network": "lan",
         "ops": {kind: dict(OK_ENTRY) for kind in OP_KINDS}}
-CKKS = {
-    "version": 1, "family": "ckks", "name": "c", "scheme": "test", "network": "lan",
-    "params": {"ring_dim": 32, "slots": 16, "log_q": 300, "q0_bits": 60, "scale_bits": 40, "special_bits": 60,
-               "levels_fresh": 6, "levels_after_bootstrap": 4},
-    "packing": {"scores": "keys_across", "bootstraps": "cheapest"},
-    "primitives": {p: {"seconds": 1.0, "source": "s", "grade": "estimate"} for p in PRIMITIVES},
-    "ops": {"power_softmax": {"goldschmidt_iterations": 1}, "gelu": {"degree": 3}},
-}
+CKKS = {**TINY_CKKS, "name": "c"}  # the tests' tiny CKKS table
 
 
 def dump(data) -> str:
