@@ -50,8 +50,8 @@ def trace_module(model, context: int = DEFAULT_CONTEXT, name: str = "model", sou
     try:
         model = to_meta(model, torch).eval()
     except Exception as err:
-        raise InputError(source or name, None, f"a module that copy.deepcopy can copy; it raised "
-                         f"{type(err).__name__}: {str(err).splitlines()[0] if str(err) else ''}") from None
+        raise InputError(source or name, None, f"a module that copy.deepcopy can copy; it raised {_raised(err)}"
+                         ) from None
     ids = torch.zeros(1, context, dtype=torch.long, device="meta")
     try:
         rec = record(model, ids, _forward(model), known)
@@ -60,8 +60,7 @@ def trace_module(model, context: int = DEFAULT_CONTEXT, name: str = "model", sou
                          ) from None
     except Exception as err:  # the model's own forward failed: name it, in one line
         raise InputError(source or name, "forward", f"a forward pass over {context} token ids on the meta device "
-                         f"to run; it raised {type(err).__name__}: {str(err).splitlines()[0] if str(err) else ''}"
-                         ) from None
+                         f"to run; it raised {_raised(err)}") from None
     traced = classify(rec, context, 1, op_map)
     traced.name, traced.source, traced.context = name, source or name, context
     return traced
@@ -91,6 +90,12 @@ def _forward(model):
         return lambda m, ids: m(input_ids=ids, attention_mask=torch.ones(ids.shape, dtype=torch.long),
                                 use_cache=False)
     return lambda m, ids: m(ids)
+
+
+def _raised(err: Exception, limit: int | None = None) -> str:
+    """An exception in one line: its type and the first line of its message (cut to `limit` characters)."""
+    first = str(err).splitlines()[0][:limit] if str(err) else ""
+    return f"{type(err).__name__}: {first}"
 
 
 def check_context(context, source: str) -> int:
@@ -168,8 +173,7 @@ def trace_file(target: str, context: int | None = None, op_map=None) -> Traced:
     except InputError:
         raise
     except Exception as err:
-        raise InputError(source, None, f"a factory that builds the model; it raised {type(err).__name__}: "
-                                       f"{str(err).splitlines()[0] if str(err) else ''}") from None
+        raise InputError(source, None, f"a factory that builds the model; it raised {_raised(err)}") from None
     return trace_module(model, context, path.stem, source, op_map, known)
 
 
@@ -191,8 +195,7 @@ def _import_file(path: Path):
     try:
         spec.loader.exec_module(module)
     except Exception as err:
-        raise InputError(path, None, f"a Python file that imports; it raised {type(err).__name__}: "
-                                     f"{str(err).splitlines()[0] if str(err) else ''}") from None
+        raise InputError(path, None, f"a Python file that imports; it raised {_raised(err)}") from None
     return module
 
 
@@ -215,8 +218,8 @@ def trace_hf_config(path, context: int | None = None, op_map=None) -> Traced:
     try:
         config = transformers.AutoConfig.for_model(model_type, **fields)
     except Exception as err:
-        raise InputError(path, "model_type", f"a model type this transformers knows ({type(err).__name__}: "
-                                             f"{str(err).splitlines()[0][:120] if str(err) else ''})", model_type)
+        raise InputError(path, "model_type", f"a model type this transformers knows ({_raised(err, 120)})",
+                         model_type)
     config._attn_implementation = "eager"  # scores, mask and softmax as ops (SDPA hides them in one kernel)
     limit = getattr(config, "max_position_embeddings", None) or getattr(config, "n_positions", None)
     if context is None:
@@ -234,6 +237,5 @@ def trace_hf_config(path, context: int | None = None, op_map=None) -> Traced:
         raise
     except Exception as err:
         raise InputError(path, None, f"a config transformers can build a model from; it raised "
-                                     f"{type(err).__name__}: {str(err).splitlines()[0][:160] if str(err) else ''}"
-                         ) from None
+                                     f"{_raised(err, 160)}") from None
     return trace_module(model, check_context(context, str(path)), name, str(path), op_map, known)
