@@ -156,9 +156,9 @@ def _space_archs(name: str, context, runs_per_arch: int, max_runs: int) -> list:
 
     from pidse.model.pieces import with_depth
     from pidse.ppl.rows import spec_ref
-    from pidse.search.space import ContextSetting, load_space, space_path
+    from pidse.search.space import ContextSetting, load_space
     from pidse.spec.labels import aero_label
-    from pidse.spec.load import read_mapping, validate
+    from pidse.spec.load import validate
 
     design = load_space(name)
     contexts = [context] if context else list(design.contexts) or [128]
@@ -166,7 +166,6 @@ def _space_archs(name: str, context, runs_per_arch: int, max_runs: int) -> list:
     if points * runs_per_arch > max_runs:
         raise InputError("--space", None, f"a grid of at most {max_runs:,} runs (points x seeds x token budgets; "
                          f"this one has {points * runs_per_arch:,})", name)
-    base = (space_path(name).parent / read_mapping(space_path(name))["base"]).resolve()
     archs = []
     for T in contexts:
         setting = design.contexts.get(T, ContextSetting(T))
@@ -178,5 +177,5 @@ def _space_archs(name: str, context, runs_per_arch: int, max_runs: int) -> list:
                     spec = validate(with_depth(st.spec, L, k))
                     sets = [f"{key}={json.dumps(value)}" for key, value in
                             [*items, ("model.layers", L), ("ffn.prune_last", k)]]
-                    archs.append((spec, spec_ref(base, sets), aero_label(spec), setting.dataset))
+                    archs.append((spec, spec_ref(design.base_path, sets), aero_label(spec), setting.dataset))
     return archs

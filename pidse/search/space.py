@@ -89,6 +89,7 @@ class Space:
     layers: list
     prune_last: str | list  # "0..layers" or explicit values
     base: dict = field(repr=False, default_factory=dict)
+    base_path: Path | None = None  # the base spec file (what a training grid records each point's spec against)
     _structures: dict = field(repr=False, default_factory=dict)  # context -> structures() (checked at load)
 
     def structures(self, context: int) -> tuple[list[Structure], int]:
@@ -234,7 +235,7 @@ def load_space(name: str = "aero") -> Space:
     prune = ranges.prune_last
     prune = prune if prune == ALL_DEPTHS else _range(prune, "ranges.prune_last", src, 0)
     space = Space(spec_file.name or path.stem, spec_file.description, src, list(spec_file.protocols),
-                  list(spec_file.networks), contexts, axes, layers, prune, base)
+                  list(spec_file.networks), contexts, axes, layers, prune, base, base_path)
     if math.prod(len(c) for c in axes.values()) > MAX_STRUCTURES:
         raise InputError(src, "axes", f"at most {MAX_STRUCTURES:,} combinations of the axes' choices",
                          math.prod(len(c) for c in axes.values()))
