@@ -15,6 +15,7 @@ from pidse.model.estimate import estimate  # noqa: E402
 from pidse.spec.load import load_spec  # noqa: E402
 from pidse.train.data import load_corpus, validation_blocks  # noqa: E402
 from pidse.train.entropy import EntropyRegularizer, attention_entropy  # noqa: E402
+from pidse.train import loop  # noqa: E402
 from pidse.train.loop import Divergence, TrainConfig, lr_at, train  # noqa: E402
 from pidse.train.model import GPT  # noqa: E402
 
@@ -238,6 +239,23 @@ def test_injected_nan_diverges_at_the_first_step(tmp_path, corpus, monkeypatch):
     monkeypatch.setattr(GPT, "_init_weights", poisoned)
     result = train(small_spec(tmp_path), corpus, quick())
     assert result["diverged"] == {"step": 1, "reason": "training loss is nan"}
+
+
+def test_a_validation_loss_whose_perplexity_overflows_is_a_divergence(tmp_path, corpus, monkeypatch):
+    # A GPT-2-sized model after one step evaluated at loss ~800 (seen on a GPU run): exp(800) is inf in float64,
+    # so the run has no perplexity to store; it used to be "ok" with ppl None, which the database then refused.
+    real = loop.evaluate
+    calls = []
+
+    def blown_up(model, val, batch, device):
+        loss, ent = real(model, val, batch, device)
+        calls.append(loss)
+        return (800.0 if len(calls) == 2 else loss), ent
+    monkeypatch.setattr(loop, "evaluate", blown_up)
+    result = train(small_spec(tmp_path), corpus, quick(steps=5, eval_every=50))
+    assert len(calls) == 2  # step 0 and the end
+    assert result["status"] == "diverged" and result["final"] is None
+    assert result["diverged"]["reason"] == "validation loss 800: its perplexity overflows"
 
 
 def test_schedule_and_validation_blocks():

@@ -8,7 +8,7 @@ import sys
 import pytest
 
 from conftest import assert_one_line_error, invoke
-from pidse.train.report import range_fractions, summary_rows
+from pidse.train.report import loss_limits, ppl_text, range_fractions, summary_rows
 
 T = 16
 E_MAX = math.log(T)
@@ -36,6 +36,24 @@ def test_range_fractions_by_hand():
     # [.5,.75): 3 (0.5, 0.6, 0.74), [.75, 1]: 2 (0.75 is the lower edge of the last range, 0.9)
     values = [0.1, 0.3, 0.3, 0.5, 0.6, 0.74, 0.75, 0.9]
     assert range_fractions([v * E_MAX for v in values], E_MAX) == [1 / 8, 2 / 8, 3 / 8, 2 / 8]
+
+
+def test_perplexity_text():
+    assert ppl_text(7.26712) == "7.2671" and ppl_text(11.4771, 3) == "11.477"
+    # an early evaluation of a big model (seen: 3.26e40 after 3 steps) reads as a number, not 41 digits
+    assert ppl_text(3.2556645e40) == "3.256e+40" and ppl_text(99_999.0) == "99999.0000"
+
+
+def test_loss_axes_leave_an_exploding_run_off_the_top():
+    ok = [(0, 5.5), (50, 3.0), (100, 2.0)]
+    exploded = [(0, 5.6), (50, 9e3), (100, 5e10)]  # a diverged run, seen on the GPU
+    top, (low, high) = loss_limits([(ok, False), (exploded, True)], first=0)
+    assert top == pytest.approx(1.15 * 5.6)  # the untrained loss, not 5e10
+    assert (low, high) == pytest.approx((2.0 - 0.05, 3.0 + 0.05))  # the run that trained, 5% of its range
+    # every run diverged: the zoom keeps the later points under the whole panel's top (3.3 and 3.0 here)
+    top, (low, high) = loss_limits([(exploded, True), ([(0, 5.5), (50, 3.3), (100, 3e4)], True)], 0)
+    assert (low, high) == pytest.approx((3.3 - 0.05 * 3.3, 3.3 + 0.05 * 3.3))
+    assert loss_limits([([(0, 5.5)], False)], 0) == (pytest.approx(6.325), None)  # only the step-0 evaluation
 
 
 def test_entropy_command_writes_plots_and_table(tmp_path):

@@ -159,7 +159,7 @@ def train(
 
 
 def summary(result: dict, path: Path) -> str:
-    from pidse.train.report import RANGES, range_fractions
+    from pidse.train.report import RANGES, ppl_text, range_fractions
 
     prov, data = result["provenance"], result["dataset"]
     lines = [
@@ -173,7 +173,7 @@ def summary(result: dict, path: Path) -> str:
     if result["status"] == "ok":
         f = result["final"]
         lines.append(f"result    ok: train loss {f['train_loss']:.4f}, eval loss {f['eval_loss']:.4f}, "
-                     f"eval ppl {f['eval_ppl']:.4f}")
+                     f"eval ppl {ppl_text(f['eval_ppl'])}")
     else:
         d = result["diverged"]
         lines.append(f"result    DIVERGED at step {d['step']}: {d['reason']}")

@@ -29,6 +29,7 @@ from pidse.errors import InputError, cut
 from pidse.ppl.rows import make_run
 from pidse.spec.archkey import arch_key
 from pidse.spec.load import Spec
+from pidse.train.report import ppl_text
 
 MAX_RUNS = 10_000  # tasks in one grid
 POLL_S = 0.5  # how often the driver looks for finished runs (and redraws the progress)
@@ -354,7 +355,7 @@ def summary_table(outcomes: list, batch: int) -> str:
     rows = []
     for o in outcomes:
         t, r = o.task, o.result
-        ppl = "failed" if o.error else "diverged" if r["status"] != "ok" else f"{r['final']['eval_ppl']:.4f}"
+        ppl = "failed" if o.error else "diverged" if r["status"] != "ok" else ppl_text(r['final']['eval_ppl'])
         rows.append([t.label or t.spec.name, t.arch_key[:8], str(t.spec.context), str(t.seed),
                      f"{t.steps * batch * t.spec.context:,}", ppl, f"{o.seconds:.1f}", str(o.attempts)])
     return grid(["run", "arch", "T", "seed", "tokens", "ppl", "seconds", "attempts"], rows, markdown=False)

@@ -214,8 +214,10 @@ def train(spec: Spec, corpus: Corpus, cfg: TrainConfig, progress=None) -> dict:
             record_eval(step + 1)
     else:
         step = cfg.steps
-        if not math.isfinite(record_eval(cfg.steps)):
-            guard.reason = f"validation loss is {evals[-1]['eval_loss']}"
+        final_loss = record_eval(cfg.steps)
+        if _ppl(final_loss) is None:  # no number for the database: a perplexity of inf is not a result
+            guard.reason = (f"validation loss is {final_loss}" if not math.isfinite(final_loss) else
+                            f"validation loss {final_loss:.4g}: its perplexity overflows")
     seconds = time.perf_counter() - clock
     diverged = guard.reason is not None
     final = evals[-1] if not diverged else None

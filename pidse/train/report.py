@@ -80,6 +80,11 @@ def summary_rows(runs: list[dict]) -> list[dict]:
     return rows
 
 
+def ppl_text(ppl: float, decimals: int = 4) -> str:
+    """A perplexity to print: fixed decimals, or 4 significant digits once it is too large for that to read."""
+    return f"{ppl:.{decimals}f}" if ppl < 1e5 else f"{ppl:.4g}"
+
+
 def render_table(rows: list[dict], markdown: bool = True) -> str:
     head = ["model", "status", "steps", "train loss", "eval loss", "eval ppl", *RANGES,
             "entropy/max by layer", "min head"]
@@ -87,7 +92,7 @@ def render_table(rows: list[dict], markdown: bool = True) -> str:
     for r in rows:
         num = (lambda v, f="{:.4f}": "-" if v is None else f.format(v))
         body.append([r["model"], r["status"], str(r["steps"]), num(r["train_loss"]), num(r["eval_loss"]),
-                     num(r["eval_ppl"], "{:.3f}"), *(f"{100 * x:.0f}%" for x in r["ranges"]),
+                     "-" if r["eval_ppl"] is None else ppl_text(r["eval_ppl"], 3), *(f"{100 * x:.0f}%" for x in r["ranges"]),
                      " ".join(f"{x:.2f}" for x in r["layer_mean"]), f"{r['min_head']:.2f}"])
     return grid(head, body, markdown=markdown)
 
@@ -179,24 +184,32 @@ def plot_training(runs: list[dict], path: Path) -> Path:
 
 def plot_loss(runs: list[dict], path: Path) -> Path:
     """Left: every evaluation from the first (the untrained model's loss, about log V nats, included); right: the
-    same curves without that first evaluation, so that the differences between models show."""
+    same curves without that first evaluation, so that the differences between models show. One colour per model,
+    one line style per seed; a diverged run's exploding loss leaves the top of the axes instead of flattening the
+    others (`loss_limits`)."""
     plt, fig, axes = _panels(2, width=5.6, height=4.3)
     whole, zoom = axes[:2]
-    curves = []
+    curves = []  # (points, legend text, model, diverged)
     for run in runs:
         evals = run["history"]["evals"]
         pts = [(e["step"], e["eval_loss"]) for e in evals if e["eval_loss"] is not None
                and math.isfinite(e["eval_loss"])]
         if pts:
-            curves.append((pts, title(run) + (" (diverged)" if run.get("diverged") else "")))
-    first = min((pts[0][0] for pts, _ in curves), default=0)
-    for i, (pts, label) in enumerate(curves):
-        colour = f"C{i % 10}"
-        whole.plot(*zip(*pts), marker=".", color=colour, label=label)
+            diverged = bool(run.get("diverged"))
+            model = run.get("label") or run.get("spec_name") or run.get("name") or "run"
+            curves.append((pts, title(run) + (" (diverged)" if diverged else ""), model, diverged))
+    first = min((pts[0][0] for pts, *_ in curves), default=0)
+    models = list(dict.fromkeys(model for _, _, model, _ in curves))
+    seen: dict[str, int] = {}
+    for pts, label, model, _ in curves:
+        colour = plt.get_cmap("tab10" if len(models) <= 10 else "tab20")(models.index(model) % 20)
+        style = ("-", "--", ":", "-.")[seen.get(model, 0) % 4]
+        seen[model] = seen.get(model, 0) + 1
+        whole.plot(*zip(*pts), marker=".", color=colour, linestyle=style, label=label)
         later = [p for p in pts if p[0] > first]
         if later:
-            zoom.plot(*zip(*later), marker=".", color=colour)
-    later_steps = sorted({p[0] for pts, _ in curves for p in pts if p[0] > first})
+            zoom.plot(*zip(*later), marker=".", color=colour, linestyle=style)
+    later_steps = sorted({p[0] for pts, *_ in curves for p in pts if p[0] > first})
     whole.set_title("Whole run, from the untrained model", fontsize=10)
     zoom.set_title(f"Zoom: from step {later_steps[0] if later_steps else first} (the step-{first} evaluation "
                    "left out)", fontsize=10)
@@ -207,9 +220,28 @@ def plot_loss(runs: list[dict], path: Path) -> Path:
     fig.suptitle("Validation loss over training", fontsize=11)
     if curves:
         zoom.set_xlim(whole.get_xlim())
+        whole_top, zoom_range = loss_limits([(pts, div) for pts, _, _, div in curves], first)
+        whole.set_ylim(0, whole_top)
+        if zoom_range:
+            zoom.set_ylim(*zoom_range)
         fig.legend(*whole.get_legend_handles_labels(), loc="center left", bbox_to_anchor=(1.0, 0.5), fontsize=8,
                    frameon=False)
     return _save(plt, fig, path)
+
+
+def loss_limits(curves: list[tuple[list, bool]], first: int) -> tuple[float, tuple[float, float] | None]:
+    """Y limits of the loss panels from (points, diverged) curves: the whole run up to 1.15 x the largest
+    first evaluation (the untrained model's loss; a run that explodes past it leaves the top); the zoom over the
+    later evaluations of the runs that did not diverge (all runs' when every one diverged, cut at the whole run's
+    top), with 5% margins."""
+    top = 1.15 * max(pts[0][1] for pts, _ in curves)
+    later = [y for pts, div in curves if not div for x, y in pts if x > first]
+    later = later or [y for pts, _ in curves for x, y in pts if x > first and y <= top]
+    if not later:
+        return top, None
+    low, high = min(later), max(later)
+    pad = 0.05 * (high - low) or 0.05 * high
+    return top, (low - pad, high + pad)
 
 
 def _save(plt, fig, path: Path, tight: bool = True) -> Path:
