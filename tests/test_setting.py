@@ -146,6 +146,17 @@ def test_validate_published_by_hand(tmp_path, toy, monkeypatch):
     assert "layernorm" in out["4"]["why"]  # the toy table has no LayerNorm: unexpressed, with the reason
 
 
+def test_validation_summary_medians_by_hand():
+    from pidse.report.validation import summary_grid
+    # ratios 2.0 and 0.8: median of logs (ln 2 + ln 0.8) / 2 = 0.2350 -> 1.26x (leans over);
+    # median of |logs| (0.6931 + 0.2231) / 2 = 0.4581 -> 1.58x off either way
+    rows = [{"system": "S", "comm_ratio": r, "comm_ok": False, "latency_ok": None} for r in (2.0, 0.8)]
+    head, body = summary_grid(rows + [{"system": "T", "comm_ratio": None, "comm_ok": None, "latency_ok": None}],
+                              "system")
+    assert head[-2:] == ["median comm ratio", "median comm factor off"]
+    assert body == [["S", "2", "0/2", "-", "1.26x", "1.58x"], ["T", "1", "-", "-", "-", "-"]]
+
+
 def test_cli_validate_published_writes_the_report(tmp_path):
     result = invoke("validate", "--published", "--out", str(tmp_path))
     assert result.exit_code == 0, result.output

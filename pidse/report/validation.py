@@ -55,10 +55,12 @@ def summary_grid(rows: list[dict], by: str) -> tuple[list[str], list[list[str]]]
         groups.setdefault(r[by], []).append(r)
     body = []
     for name, members in groups.items():
-        logs = [abs(math.log(r["comm_ratio"])) for r in members if r["comm_ratio"]]
+        logs = [math.log(r["comm_ratio"]) for r in members if r["comm_ratio"]]
+        median = (lambda xs: "-" if not xs else f"{math.exp(statistics.median(xs)):.2f}x")
         body.append([str(name), str(len(members)), _count(members, "comm_ok"), _count(members, "latency_ok"),
-                     "-" if not logs else f"{math.exp(statistics.median(logs)):.2f}x"])
-    return [by, "rows", "comm within target", "latency within target", "median comm factor"], body
+                     median(logs), median([abs(x) for x in logs])])
+    return [by, "rows", "comm within target", "latency within target", "median comm ratio",
+            "median comm factor off"], body
 
 
 def markdown(rows: list[dict], command: str, plot_name: str | None) -> str:
@@ -77,7 +79,9 @@ def markdown(rows: list[dict], command: str, plot_name: str | None) -> str:
         "within 25% on latency (of those with a published number)",
         f"- whole-model rows: {_count(whole, 'comm_ok')} within 1.25x on communication, "
         f"{_count(whole, 'latency_ok')} within 1.5x on latency",
-        f"- rows pidse cannot express: {len(missing)} of {len(rows)} (listed at the end, with why)", ""]
+        f"- rows pidse cannot express: {len(missing)} of {len(rows)} (listed at the end, with why)", "",
+        "Ratios are predicted / published. In the summaries, a group's median comm ratio says which way it leans; "
+        "its median factor off, max(ratio, 1 / ratio), says how far its rows miss either way (1.00x: exact).", ""]
     if plot_name:
         lines += [f"![predicted vs published]({plot_name})", ""]
     for title, by in (("By system", "system"), ("By table", "table")):
