@@ -156,7 +156,8 @@ def test_a_run_that_keeps_dying_fails_after_the_others_are_stored(files, tmp_pat
 
 
 def test_a_run_whose_training_raises_fails_at_once(files):
-    from pidse.train.grid import LocalExecutor, Task, run_grid
+    from pidse.train.executors import LocalExecutor
+    from pidse.train.grid import Task, run_grid
     from pidse.train.loop import TrainConfig
 
     root, specs = files
@@ -166,6 +167,43 @@ def test_a_run_whose_training_raises_fails_at_once(files):
                           finished.append)
     assert outcome.attempts == 1 and outcome.result is None and finished == []  # no retry: it would fail again
     assert outcome.error.startswith("the corpus on ") and "differs from the driver's (digest other)" in outcome.error
+
+
+def test_a_local_grid_spreads_its_runs_over_the_devices_it_is_given(files):
+    # Two pools, two devices: the first pool trains on 'cpu', the second on 'meta' (which no training accepts, so
+    # its run fails saying so). The grid's own device is 'cuda', which this run could not use either: the 'cpu'
+    # run training shows that each pool's device replaced it.
+    from pidse.train.data import load_corpus
+    from pidse.train.executors import LocalExecutor
+    from pidse.train.grid import Task, run_grid
+    from pidse.train.loop import TrainConfig
+
+    root, specs = files
+    corpus = load_corpus(str(root / "toy"), "toy")
+    tasks = [Task(f"t{seed}", load_spec(specs[0]), str(specs[0]), None, seed, 3) for seed in (0, 1)]
+    executor = LocalExecutor(2, ["cpu", "meta"])
+    first, second = run_grid(tasks, executor, TrainConfig(device="cuda", batch=4, eval_every=3),
+                             (str(root / "toy"), "toy", corpus.digest), lambda outcome: None)
+    assert first.error is None and first.result["provenance"]["device"] == "cpu"
+    assert second.result is None and "auto, cpu, cuda or cuda:N" in second.error and "meta" in second.error
+
+
+def test_local_gpu_assignment_by_hand():
+    from pidse.cli.grid import local_gpus
+    from pidse.train.executors import LocalExecutor
+
+    assert local_gpus("cuda", 4) == ["cuda:0", "cuda:1", "cuda:2", "cuda:3"] and local_gpus("auto", 2) == [
+        "cuda:0", "cuda:1"]
+    assert local_gpus("cuda:2", 4) == ["cuda:2"]  # a named GPU: every run there
+    assert local_gpus("cpu", 4) == [] and local_gpus("auto", 0) == [] and local_gpus("cuda", 0) == []
+    executor = LocalExecutor(4, ["cuda:0", "cuda:1", "cuda:2"])
+    assert executor.next_device() == "cuda:0"
+    executor.device_of = {"pool a": "cuda:0"}
+    assert executor.next_device() == "cuda:1"
+    executor.device_of = {"pool a": "cuda:0", "pool b": "cuda:1", "pool c": "cuda:2"}
+    assert executor.next_device() == "cuda:0"  # a fourth pool shares the first GPU
+    del executor.device_of["pool b"]  # its worker died: its GPU is the free one
+    assert executor.next_device() == "cuda:1"
 
 
 # ---- Ray ---------------------------------------------------------------------------------------------------

@@ -25,8 +25,8 @@ def train_grid(specs, space, set_, context, steps, token_list, seed_list, *, dev
     from pidse.ppl.rows import spec_ref
     from pidse.spec.load import load_spec
     from pidse.train.data import DATASET, load_corpus, require_tokens
-    from pidse.train.grid import (MAX_RUNS, LocalExecutor, RayExecutor, View, grid_tasks, run_grid, store_run,
-                                  stored_keys, summary_table)
+    from pidse.train.executors import LocalExecutor, RayExecutor
+    from pidse.train.grid import MAX_RUNS, View, grid_tasks, run_grid, store_run, stored_keys, summary_table
     from pidse.train.loop import TrainConfig, check_trainable, resolve_device
 
     gpus = _grid_options(executor, address, device, gpus_per_run, cpus_per_run, workers, retries, name, label, specs)
@@ -91,8 +91,12 @@ def train_grid(specs, space, set_, context, steps, token_list, seed_list, *, dev
         # Ray's driver prints its workers' deaths on stdout, from a thread: to stderr here, with the progress
         with contextlib.redirect_stdout(sys.stderr):
             if executor == "local":
-                default = 1 if device.startswith("cuda") else max(1, (os.cpu_count() or 1) // cpus_per_run)
-                pool = LocalExecutor(workers or default)
+                gpus_here = local_gpus(device, torch.cuda.device_count() if torch.cuda.is_available() else 0)
+                default = len(gpus_here) or max(1, (os.cpu_count() or 1) // cpus_per_run)
+                pool = LocalExecutor(workers or default, gpus_here)
+                if len(gpus_here) > 1:
+                    typer.echo(f"spreading the runs over {len(gpus_here)} GPUs (cuda:0 to cuda:{len(gpus_here) - 1})",
+                               err=True)
             else:
                 pool = RayExecutor(address, cpus_per_run, gpus, workers)
             typer.echo(f"training {len(todo)} runs on {corpus.name} ({executor.value} executor, "
@@ -113,6 +117,14 @@ def train_grid(specs, space, set_, context, steps, token_list, seed_list, *, dev
                + ("" if no_db else ", each stored as it finished") + f"; run folders under {out}/")
     if failed:
         raise typer.Exit(1)
+
+
+def local_gpus(device: str, count: int) -> list[str]:
+    """The GPUs a local grid spreads its runs over: every one here for --device cuda (or auto, when there are
+    GPUs), none for cpu or a named one (cuda:N trains every run there)."""
+    if device in ("cuda", "auto") and count > 0:
+        return [f"cuda:{i}" for i in range(count)]
+    return [device] if device.startswith("cuda:") else []
 
 
 def _grid_options(executor, address, device, gpus_per_run, cpus_per_run, workers, retries, name, label,

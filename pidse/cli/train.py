@@ -77,8 +77,8 @@ def train(
     cpus_per_run: int = typer.Option(1, "--cpus-per-run", metavar="C", help="CPU cores per run of a grid: its "
                                      "torch threads (unless --threads), and Ray's num_cpus."),
     workers: Optional[int] = typer.Option(None, "--workers", metavar="N", help="Runs at a time (local: default "
-                                          "cores / --cpus-per-run, 1 with --device cuda; ray: what the cluster "
-                                          "fits)."),
+                                          "cores / --cpus-per-run; with --device cuda one per GPU, the runs "
+                                          "spread over every GPU here; ray: what the cluster fits)."),
     retries: int = typer.Option(2, "--retries", metavar="N", help="Attempts more for a run whose worker died "
                                 "(killed, crashed, out of memory) before it counts as failed."),
 ):

@@ -6,8 +6,10 @@ Needs the `train` extra (`pip install -e '.[train]'`, PyTorch). Modules, one job
   data.py     the offline corpus (Python standard library source), its deterministic split, the byte tokenizer
   loop.py     the training loop: recipe, divergence detection, evaluation, the run folder and the database row
   report.py   `pidse entropy`: head-entropy ranges, layer x head heatmaps, entropy over training, a table
-  grid.py     training grids: one task per (architecture, seed, token budget) on worker processes or Ray,
-              retries, resume, progress; the driver stores each run
+  grid.py     training grids: one task per (architecture, seed, token budget), the driver (retries, resume,
+              progress; it stores each run)
+  executors.py  where a grid's runs train (worker processes here, spread over the GPUs; Ray tasks) and the
+              worker's side of a run
   (the commands are pidse/cli/train.py, grid.py and train_checks.py)
 Nothing here imports torch at import time except model.py, entropy.py and loop.py.
 """
