@@ -17,7 +17,8 @@ from conftest import invoke, tiny_spec, write_yaml  # noqa: E402
 from pidse.model.estimate import counted  # noqa: E402
 from pidse.spec.load import load_spec, merge  # noqa: E402
 from pidse.train.loop import evaluate  # noqa: E402
-from pidse.train.model import GPT, gelu_fit, lm_loss  # noqa: E402
+from pidse.train.layers import gelu_fit  # noqa: E402
+from pidse.train.model import GPT, lm_loss  # noqa: E402
 
 T, V = 16, 16
 BASE = {"model": {"layers": 2, "heads": 2, "d_model": 32, "d_ff": 64, "vocab_size": V, "max_context": T},

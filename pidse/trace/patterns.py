@@ -7,7 +7,7 @@ from dataclasses import dataclass, field
 from pidse.ops import SCORE_KINDS, SHAPE_KEYS
 from pidse.spec.load import QUAD_SHIFT
 from pidse.trace.attention import mask_attrs
-from pidse.trace.rules import MODULE_KINDS
+from pidse.trace.rules import MODULE_KINDS, PIDSE_MODULES
 
 
 @dataclass
@@ -71,7 +71,7 @@ def module_kind(c, call, events):
         kind, attrs = mapped
         if kind == "local":
             return "local", {}, {}
-    elif call.cls.startswith("pidse.train.model."):
+    elif call.cls in PIDSE_MODULES:
         found = pidse_module(c, call)
         if found is None:
             return None
@@ -93,7 +93,8 @@ def module_kind(c, call, events):
 
 
 def pidse_module(c, call):
-    """pidse's trained model (pidse.train.model): its polynomial activations and score normalisations."""
+    """pidse's trained model (its parts in pidse.train.layers): its polynomial activations and score
+    normalisations."""
     name, module = call.cls.rsplit(".", 1)[-1], call.module
     if name == "Quad":
         return "poly", {"degree": 2, "symbol": "Quad"}

@@ -30,7 +30,7 @@ NORMS = {"aten.native_layer_norm": "layernorm", "aten.layer_norm": "layernorm", 
          "aten._fused_rms_norm": "rmsnorm"}
 
 # Module classes whose forward is one op of a kind, whatever aten ops it decomposes into (GELU's tanh form).
-# Matched on the class name, or any class it derives from; pidse's own trained model (pidse.train.model) by its
+# Matched on the class name, or any class it derives from; pidse's own trained model (pidse.train.layers) by its
 # qualified name, with a handler that reads the module's settings.
 MODULE_KINDS = {
     "GELU": "gelu", "GELUActivation": "gelu", "NewGELUActivation": "gelu", "FastGELUActivation": "gelu",
@@ -38,7 +38,7 @@ MODULE_KINDS = {
     "BloomGelu": "gelu", "GELUPytorchTanh": "gelu",
     "SiLU": "silu", "SiLUActivation": "silu", "ReLU": "relu",
 }
-PIDSE_MODULES = ("pidse.train.model.PolyGELU", "pidse.train.model.Quad", "pidse.train.model.ScoreNorm")
+PIDSE_MODULES = frozenset({"pidse.train.layers.PolyGELU", "pidse.train.layers.Quad", "pidse.train.layers.ScoreNorm"})
 
 # Linear roles (pidse.ops.roles: q, k, v read the layer's input, k, v and a gate read what the projection before
 # them read) from the last part of a module's name. A fused projection takes the role of its first part.
