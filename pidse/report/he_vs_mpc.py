@@ -16,7 +16,7 @@ import numpy as np
 
 from pidse.cost.registry import family_of, load_table
 from pidse.cost.setting import latency_s, load_networks
-from pidse.report.plots import DPI, _pyplot, aero_steps
+from pidse.report.plots import DPI, pyplot, aero_steps
 from pidse.report.text import duration, grid
 
 KEY = ["structure", "layers", "prune_last"]
@@ -125,7 +125,7 @@ def _latency(row, bandwidth_bps, rtt_s):
 
 
 def _plot(mpc, he, rtt, rtts, path, context, mpc_name, he_name) -> None:
-    plt = _pyplot()
+    plt = pyplot()
     from matplotlib.ticker import FuncFormatter, NullLocator
 
     bw = np.logspace(7, 11, 200)  # 10 Mbps .. 100 Gbps

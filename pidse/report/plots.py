@@ -14,6 +14,7 @@ import math
 import numpy as np
 
 from pidse.ops import OP_KINDS
+from pidse.report.labels import column_labels, place_labels, step_boxes
 
 
 def axis(objective: str, values) -> tuple[float, str, str]:
@@ -90,7 +91,7 @@ def front_plot(df, context: int, objective: str, path, protocol=None, network=No
     cheapest runs crowd together, a second panel zooms in on them. When the cost barely varies across designs
     (is_flat: a CKKS table's communication), the axis starts at 0 instead of zooming into the noise, and a note
     on the plot says so."""
-    plt = _pyplot()
+    plt = pyplot()
     rows = rows_of(df, context, protocol, network)
     scale = axis(objective, rows[objective])[0]
     x_all = rows[objective].to_numpy() * scale
@@ -231,7 +232,7 @@ def _front_panel(fig, ax, strip, rows, objective: str, skip=None, note=None) -> 
     for side in ("top", "right", "left"):
         strip.spines[side].set_visible(False)
 
-    obstacles = _step_boxes(ax, sx, sy)
+    obstacles = step_boxes(ax, sx, sy)
     if note:
         box = ax.text(0.02, 0.97, note, transform=ax.transAxes, ha="left", va="top", fontsize=8.5,
                       color="#5a4a1a", zorder=6, linespacing=1.35,
@@ -246,17 +247,17 @@ def _front_panel(fig, ax, strip, rows, objective: str, skip=None, note=None) -> 
     dots = [(x, y) for x, y in zip(np.append(fx, dominated[objective] * scale),
                                    np.append(fy, dominated["ppl"]))]
     if note:  # every dot on one vertical line: the front's labels beside their dots, the rest in a column
-        _place_labels(fig, ax, [p for p in points if p[3]], dots, obstacles)
+        place_labels(fig, ax, [p for p in points if p[3]], dots, obstacles)
         floor = ax.transData.transform((0, fy.max()))[1] if len(fy) else None
-        _column_labels(fig, ax, [p for p in points if not p[3]], floor)
+        column_labels(fig, ax, [p for p in points if not p[3]], floor)
     else:
-        _place_labels(fig, ax, points, dots, obstacles)
+        place_labels(fig, ax, points, dots, obstacles)
 
 
 def savings_bars(df, context: int, path, protocol=None, network=None) -> None:
     """AERO-style bars: communication and latency of each step from SM+LN+G to the softmax-only model, with
     the x-fold reduction against SM+LN+G on every bar and the measured perplexity under each label."""
-    plt = _pyplot()
+    plt = pyplot()
     rows = rows_of(df, context, protocol, network)
     steps = aero_steps(rows)
     if not steps:
@@ -301,7 +302,7 @@ def savings_bars(df, context: int, path, protocol=None, network=None) -> None:
 
 def breakdown_plot(df, context: int, path, protocol=None, network=None) -> None:
     """Stacked horizontal bars, communication (left) and latency (right) by op kind, for AERO's steps."""
-    plt = _pyplot()
+    plt = pyplot()
     rows = rows_of(df, context, protocol, network)
     steps = aero_steps(rows)[::-1]  # the baseline on top
     if not steps:
@@ -338,7 +339,7 @@ def breakdown_plot(df, context: int, path, protocol=None, network=None) -> None:
 
 # ---- helpers ------------------------------------------------------------------------------------------------
 
-def _pyplot():
+def pyplot():
     import matplotlib
 
     matplotlib.use("Agg")
@@ -365,97 +366,3 @@ def _ppl_text(step) -> str:
     if step["ppl_status"] == "ok":
         return f"ppl {ppl_text(step['ppl'])}"
     return "diverged" if step["ppl_status"] == "diverged" else "ppl unmeasured"
-
-
-# label positions tried in order, as (dx, dy) in points, horizontal and vertical alignment
-NEAR = [(7, 0, "left", "center"), (-7, 0, "right", "center"), (5, 6, "left", "bottom"),
-        (5, -6, "left", "top"), (-5, 6, "right", "bottom"), (-5, -6, "right", "top")]
-FAR = [(dx, dy, "left" if dx > 0 else "right", "center") for dy in (16, -16, 28, -28, 40, -40)
-       for dx in (22, -22, 40, -40)]
-
-
-def _place_labels(fig, ax, points, dots, obstacles) -> None:
-    """Label points greedily without overlaps (with each other, the dots and the front's line), front points
-    first: near the dot, else farther away with a leader line. A dominated point's label that fits nowhere is
-    left out; a front point's goes where it overlaps least (other labels count most)."""
-    renderer = fig.canvas.get_renderer()
-    to_px = ax.transData.transform
-    clear = 9 * fig.dpi / 72  # a label keeps this far from other dots, so that it reads as its own dot's
-    dot_boxes = {(x, y): _box(*to_px((x, y)), clear) for x, y in dots}
-    taken = list(obstacles)
-    frame = ax.get_window_extent(renderer)
-    for x, y, text, front in points:
-        others = [box for xy, box in dot_boxes.items() if xy != (x, y)]
-        best = None  # (overlap score, candidate) of the least bad place, for a front label that fits nowhere
-        for dx, dy, ha, va in NEAR + FAR:
-            far = abs(dx) > 10
-            note = ax.annotate(text, (x, y), xytext=(dx, dy), textcoords="offset points", ha=ha, va=va,
-                               fontsize=8 if front else 7.5, color="#16325c" if front else "#6b7785",
-                               zorder=5, arrowprops=dict(arrowstyle="-", color="#888888", lw=0.6,
-                                                         shrinkA=0, shrinkB=3) if far else None)
-            box = note.get_window_extent(renderer)
-            box = (box.x0 - 3, box.y0 - 3, box.x1 + 3, box.y1 + 3)  # labels keep a visible gap between them
-            inside = frame.x0 <= box[0] and box[2] <= frame.x1 and frame.y0 <= box[1] and box[3] <= frame.y1
-            if inside and not any(_overlap(box, other) for other in taken + others):
-                taken.append(box)
-                break
-            note.remove()
-            if front:
-                score = (0 if inside else 1e6) + 4 * sum(_area(box, o) for o in taken) + \
-                    sum(_area(box, o) for o in others)
-                if best is None or score < best[0]:
-                    best = (score, (dx, dy, ha, va), box)
-        else:
-            if front:
-                (dx, dy, ha, va), box = best[1], best[2]
-                ax.annotate(text, (x, y), xytext=(dx, dy), textcoords="offset points", ha=ha, va=va, fontsize=8,
-                            color="#16325c", zorder=5, arrowprops=dict(arrowstyle="-", color="#888888", lw=0.6,
-                                                                      shrinkA=0, shrinkB=3) if abs(dx) > 10 else None)
-                taken.append(box)
-
-
-def _column_labels(fig, ax, points, floor=None) -> None:
-    """Label points that share one x in a column to their right, each joined to its dot by a leader line:
-    sorted by y and pushed apart to one line's height, kept above pixel height `floor` (the front's line) and
-    inside the axes."""
-    if not points:
-        return
-    points = sorted(points, key=lambda p: p[1])
-    px = [ax.transData.transform((x, y)) for x, y, _, _ in points]
-    frame = ax.get_window_extent(fig.canvas.get_renderer())
-    height = 7.5 * 1.5 * fig.dpi / 72
-    lo = max(frame.y0, floor if floor is not None else frame.y0) + 0.8 * height
-    hi = frame.y1 - 0.6 * height
-    ys = []
-    for _, y in px:  # upwards from the lowest, no closer than one line
-        ys.append(max(y, lo, ys[-1] + height if ys else lo))
-    for i in range(len(ys) - 1, -1, -1):  # then down from the top where that ran out of room
-        ys[i] = min(ys[i], hi if i == len(ys) - 1 else ys[i + 1] - height)
-    dx = 26
-    for (x, y, text, _), (_, y_px), y_label in zip(points, px, ys):
-        ax.annotate(text, (x, y), xytext=(dx, (y_label - y_px) * 72 / fig.dpi), textcoords="offset points",
-                    ha="left", va="center", fontsize=7.5, color="#6b7785", zorder=5,
-                    arrowprops=dict(arrowstyle="-", color="#aaaaaa", lw=0.6, shrinkA=0, shrinkB=3))
-
-
-def _step_boxes(ax, sx, sy) -> list:
-    """Thin pixel boxes along the front's staircase (horizontal, then down at the next point)."""
-    px = ax.transData.transform(np.column_stack([sx, sy]))
-    boxes = []
-    for (x0, y0), (x1, y1) in zip(px[:-1], px[1:]):
-        boxes.append((min(x0, x1), y0 - 1.5, max(x0, x1), y0 + 1.5))
-        boxes.append((x1 - 1.5, min(y0, y1), x1 + 1.5, max(y0, y1)))
-    return boxes
-
-
-def _box(px, py, r):
-    return (px - r, py - r, px + r, py + r)
-
-
-def _area(a, b) -> float:
-    """Area of the intersection of two pixel boxes (x0, y0, x1, y1)."""
-    return max(0.0, min(a[2], b[2]) - max(a[0], b[0])) * max(0.0, min(a[3], b[3]) - max(a[1], b[1]))
-
-
-def _overlap(a, b) -> bool:
-    return a[0] < b[2] and b[0] < a[2] and a[1] < b[3] and b[1] < a[3]

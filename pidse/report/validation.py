@@ -6,7 +6,7 @@ import math
 import statistics
 from pathlib import Path
 
-from pidse.report.plots import DPI, _pyplot
+from pidse.report.plots import DPI, pyplot
 from pidse.report.text import grid
 
 PER_OP_BANDS = {"comm": 0.10, "latency": 0.25}  # per-op targets: within 10% on comm, 25% on latency
@@ -107,8 +107,8 @@ def markdown(rows: list[dict], command: str, plot_name: str | None) -> str:
 def plot(rows: list[dict], path: str | Path) -> None:
     """Predicted against published, log-log, communication and latency side by side, with 1.25x and 1.5x bands;
     per-op rows as dots, whole-model rows as stars, one colour per table."""
-    plt = _pyplot()
-    from matplotlib.ticker import NullFormatter  # matplotlib is loaded by _pyplot (lazily: plots are optional)
+    plt = pyplot()
+    from matplotlib.ticker import NullFormatter  # matplotlib is loaded by pyplot (lazily: plots are optional)
 
     judged = verdicts(rows)
     tables = sorted({r["table"] for r in judged})
