@@ -201,6 +201,27 @@ def test_a_few_seconds_of_training_lower_the_loss(tmp_path, corpus):
     assert result["train_tokens"] == 40 * 8 * 32
 
 
+def test_bf16_training_lowers_the_loss_and_says_so(tmp_path, corpus):
+    fp32 = train(small_spec(tmp_path), corpus, quick())
+    bf16 = train(small_spec(tmp_path), corpus, quick(precision="bf16"))
+    evals = bf16["history"]["evals"]
+    assert bf16["status"] == "ok" and evals[-1]["eval_loss"] < evals[0]["eval_loss"] - 1.0
+    # the same model and data in bfloat16: close to fp32, not equal
+    assert bf16["final"]["eval_loss"] == pytest.approx(fp32["final"]["eval_loss"], rel=0.05)
+    assert bf16["final"]["eval_loss"] != fp32["final"]["eval_loss"]
+    assert bf16["source"].endswith(", cpu, bf16") and fp32["source"].endswith(", cpu")
+    assert bf16["config"]["precision"] == "bf16"
+    assert all(0 < e <= math.log(32) for row in bf16["final"]["entropy"] for e in row)  # fp32 entropies
+
+
+def test_config_identity_leaves_fp32_out():
+    # runs from before --precision existed keep their identity: these are the values TrainConfig gave then
+    # (reports/training/runs/*/run.json name ced7a4dd for 800 steps)
+    assert TrainConfig().identity() == "6c2deaef" and TrainConfig(steps=800).identity() == "ced7a4dd"
+    assert TrainConfig(precision="bf16").identity() not in ("6c2deaef", TrainConfig(precision="fp32").identity())
+    assert TrainConfig(device="cuda", threads=3).identity() == "6c2deaef"  # where it ran is not what it is
+
+
 def test_entropy_regularised_training_learns_thresholds(tmp_path, corpus):
     spec = small_spec(tmp_path, norm={"kind": "none"}, attention={"temperature": "learnable"},
                       ffn={"activation": "identity", "scaled": True, "fused": True},
@@ -247,8 +268,8 @@ def test_a_validation_loss_whose_perplexity_overflows_is_a_divergence(tmp_path, 
     real = loop.evaluate
     calls = []
 
-    def blown_up(model, val, batch, device):
-        loss, ent = real(model, val, batch, device)
+    def blown_up(*args):
+        loss, ent = real(*args)
         calls.append(loss)
         return (800.0 if len(calls) == 2 else loss), ent
     monkeypatch.setattr(loop, "evaluate", blown_up)
@@ -331,8 +352,9 @@ def test_train_command_bad_input(tmp_path):
 
 
 @pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA GPU")
-def test_same_training_on_cuda(tmp_path, corpus):
-    result = train(small_spec(tmp_path), corpus, quick(device="cuda"))
+@pytest.mark.parametrize("precision", ["fp32", "bf16"])
+def test_same_training_on_cuda(tmp_path, corpus, precision):
+    result = train(small_spec(tmp_path), corpus, quick(device="cuda", precision=precision))
     assert result["status"] == "ok" and result["provenance"]["device"].startswith("cuda")
     evals = result["history"]["evals"]
     assert evals[-1]["eval_loss"] < evals[0]["eval_loss"] - 1.0

@@ -11,7 +11,7 @@ from pidse.errors import InputError
 
 
 def train_grid(specs, space, set_, context, steps, token_list, seed_list, *, device, batch, lr, eval_every, threads,
-               entropy_mode, out, label, name, data, dataset, db, no_db, executor, address, gpus_per_run,
+               entropy_mode, precision, out, label, name, data, dataset, db, no_db, executor, address, gpus_per_run,
                cpus_per_run, workers, retries):
     """Several runs (pidse/train/grid.py): every option and run checked first, runs the database holds skipped,
     the rest trained on the executor and stored as each finishes; then one row per run, exit code 1 if any
@@ -27,7 +27,7 @@ def train_grid(specs, space, set_, context, steps, token_list, seed_list, *, dev
     from pidse.train.data import DATASET, load_corpus, require_tokens
     from pidse.train.executors import LocalExecutor, RayExecutor
     from pidse.train.grid import MAX_RUNS, View, grid_tasks, run_grid, store_run, stored_keys, summary_table
-    from pidse.train.loop import TrainConfig, check_trainable, resolve_device
+    from pidse.train.loop import TrainConfig, check_trainable, mixed_precision, resolve_device
 
     gpus = _grid_options(executor, address, device, gpus_per_run, cpus_per_run, workers, retries, name, label, specs)
     runs_per_arch = len(seed_list) * len(token_list)
@@ -66,7 +66,9 @@ def train_grid(specs, space, set_, context, steps, token_list, seed_list, *, dev
     for T in sorted({t.spec.context for t in tasks}):
         require_tokens(corpus, T)
     cfg = TrainConfig(batch=batch, lr=lr, eval_every=eval_every, device=device, threads=threads or cpus_per_run,
-                      entropy_mode=entropy_mode.value)
+                      entropy_mode=entropy_mode.value, precision=precision)
+    if resolved is not None:
+        mixed_precision(cfg, resolved)
     from pidse.ppl.db import open_db
     from pidse.train.loop import write_run
 

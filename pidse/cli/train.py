@@ -21,6 +21,11 @@ class EntropyMode(str, Enum):
     per_query = "per_query"
 
 
+class Precision(str, Enum):
+    fp32 = "fp32"
+    bf16 = "bf16"
+
+
 class Executor(str, Enum):
     local = "local"
     ray = "ray"
@@ -49,6 +54,9 @@ def train(
     eval_every: int = typer.Option(50, "--eval-every", metavar="N", help="Steps between validation losses "
                                    "and head entropies."),
     threads: Optional[int] = typer.Option(None, "--threads", metavar="N", help="CPU threads for torch."),
+    precision: Precision = typer.Option(Precision.fp32, "--precision", help="fp32, or bf16: bfloat16 autocast "
+                                        "for GPUs that have it (weights, optimizer and loss stay fp32; the run's "
+                                        "config and source say bf16)."),
     entropy_mode: EntropyMode = typer.Option(EntropyMode.mean, "--entropy-mode",
                                              help="Entropy regulariser (when the spec's training.entropy_reg is "
                                                   "on): mean = Algorithm 1 on query-averaged entropy; per_query "
@@ -101,7 +109,7 @@ def train(
     from pidse.spec.load import load_spec
     from pidse.train.data import load_corpus, require_tokens
     from pidse.train.grid import provenance
-    from pidse.train.loop import TrainConfig, check_trainable, resolve_device
+    from pidse.train.loop import TrainConfig, check_trainable, mixed_precision, resolve_device
     from pidse.train.loop import train as run_training
     from pidse.train.loop import write_run
 
@@ -115,7 +123,8 @@ def train(
         from pidse.cli.grid import train_grid
 
         return train_grid(specs, space, set_, context, steps, token_list, seed_list, device=device, batch=batch,
-                          lr=lr, eval_every=eval_every, threads=threads, entropy_mode=entropy_mode, out=out,
+                          lr=lr, eval_every=eval_every, threads=threads, entropy_mode=entropy_mode,
+                          precision=precision.value, out=out,
                           label=label, name=name, data=data, dataset=dataset, db=db, no_db=no_db, executor=executor,
                           address=address, gpus_per_run=gpus_per_run, cpus_per_run=cpus_per_run, workers=workers,
                           retries=retries)
@@ -127,7 +136,8 @@ def train(
                           threads=threads, seed=seed, label=label, name=name, dataset=dataset, out=out)
     check_memory(loaded, batch, resolved)
     cfg = TrainConfig(steps=steps, batch=batch, lr=lr, eval_every=eval_every, seed=seed, device=device,
-                      threads=threads, entropy_mode=entropy_mode.value)
+                      threads=threads, entropy_mode=entropy_mode.value, precision=precision.value)
+    mixed_precision(cfg, resolved)  # bf16 on a GPU without it fails before the corpus is read
     corpus = load_corpus(str(data) if data else None, dataset)
     require_tokens(corpus, loaded.context)
     run_name = name or f"{loaded.name}-{arch_key(loaded)[:8]}-s{seed}-n{steps}"

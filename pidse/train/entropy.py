@@ -19,6 +19,7 @@ def attention_entropy(probs: torch.Tensor) -> torch.Tensor:
     0 log 0 = 0. The clamp keeps the gradient finite where A_ij = 0 (masked keys): there d/dA (A log A) would be
     -inf, and the softmax backward would multiply it by A = 0 and give NaN.
     """
+    probs = probs.float()  # under bf16 autocast too: a row's sum of p log p needs fp32's precision
     return -(probs * probs.clamp_min(1e-30).log()).sum(-1)
 
 

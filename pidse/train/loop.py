@@ -14,6 +14,7 @@ recorded.
 """
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import hashlib
 import json
@@ -56,11 +57,30 @@ class TrainConfig:
     patience: int = 25  # ... for this many steps in a row
     entropy_mode: str = "mean"  # Algorithm 1 as written ("mean") or the public code's ("per_query")
     theta_init: float = 0.5  # initial per-head entropy threshold (fraction of E_max)
+    precision: str = "fp32"  # fp32, or bf16: autocast to bfloat16 (weights, optimizer and loss stay fp32)
 
     def identity(self) -> str:
-        """8 hex digits over the settings that change the result (not device or threads)."""
+        """8 hex digits over the settings that change the result (not device or threads). fp32 leaves the
+        precision out, so that runs from before the setting existed keep their identity."""
         fields = {k: v for k, v in dataclasses.asdict(self).items() if k not in ("device", "threads")}
+        if fields["precision"] == "fp32":
+            del fields["precision"]
         return hashlib.sha256(json.dumps(fields, sort_keys=True).encode()).hexdigest()[:8]
+
+
+PRECISIONS = ("fp32", "bf16")
+
+
+def mixed_precision(cfg: TrainConfig, device: torch.device):
+    """The context a forward pass runs in: bfloat16 autocast for bf16 (matmuls and most activations in bf16, the
+    loss, softmax and norms as autocast keeps them), nothing for fp32."""
+    if cfg.precision not in PRECISIONS:
+        raise InputError("--precision", None, " or ".join(PRECISIONS), cfg.precision)
+    if cfg.precision == "fp32":
+        return contextlib.nullcontext()
+    if device.type == "cuda" and not torch.cuda.is_bf16_supported():
+        raise InputError("--precision", None, f"fp32: {torch.cuda.get_device_name(device)} has no bfloat16", "bf16")
+    return torch.autocast(device.type, dtype=torch.bfloat16)
 
 
 def resolve_device(name: str) -> torch.device:
@@ -103,7 +123,7 @@ def optimizer(model: GPT, reg: EntropyRegularizer | None, cfg: TrainConfig, devi
 
 
 @torch.no_grad()
-def evaluate(model: GPT, val, batch: int, device) -> tuple[float, np.ndarray]:
+def evaluate(model: GPT, val, batch: int, device, autocast=None) -> tuple[float, np.ndarray]:
     """Mean validation loss and per-head entropy (layers x heads, averaged over sequences and queries)."""
     model.eval()
     x_all, y_all = val
@@ -111,8 +131,9 @@ def evaluate(model: GPT, val, batch: int, device) -> tuple[float, np.ndarray]:
     for i in range(0, len(x_all), batch):
         x = torch.from_numpy(x_all[i:i + batch]).to(device)
         y = torch.from_numpy(y_all[i:i + batch]).to(device)
-        out = model(x, entropy=True)
-        total += float(lm_loss(out, y, reduction="sum"))
+        with autocast or contextlib.nullcontext():
+            out = model(x, entropy=True)
+            total += float(lm_loss(out, y, reduction="sum"))
         count += out.logits.shape[:2].numel()  # positions scored: fewer than y's with token pruning
         ent = torch.stack([e.sum((0, 2)) / e.shape[2] for e in out.entropies]).double().cpu().numpy()
         ent_sum = ent if ent_sum is None else ent_sum + ent
@@ -159,6 +180,7 @@ def train(spec: Spec, corpus: Corpus, cfg: TrainConfig, progress=None) -> dict:
     torch.manual_seed(cfg.seed)
     rng = np.random.default_rng(cfg.seed)
     T, V = spec.context, spec.model.vocab_size
+    autocast = mixed_precision(cfg, device)
     model = GPT(spec).to(device)
     t = spec.training
     reg = None
@@ -174,7 +196,7 @@ def train(spec: Spec, corpus: Corpus, cfg: TrainConfig, progress=None) -> dict:
     log = progress or (lambda line: None)
 
     def record_eval(step: int):
-        eval_loss, ent = evaluate(model, val, cfg.batch, device)
+        eval_loss, ent = evaluate(model, val, cfg.batch, device, autocast)
         recent = losses[-max(1, cfg.eval_every):]
         evals.append({"step": step, "train_loss": float(np.mean(recent)) if recent else None,
                       "eval_loss": eval_loss, "eval_ppl": _ppl(eval_loss), "entropy": ent.tolist()})
@@ -194,13 +216,14 @@ def train(spec: Spec, corpus: Corpus, cfg: TrainConfig, progress=None) -> dict:
         for group in opt.param_groups:
             group["lr"] = lr_at(step, cfg)
         x, y = (torch.from_numpy(a).to(device) for a in sample_batch(corpus.train, cfg.batch, T, rng))
-        out = model(x, entropy=reg is not None)
-        loss = lm_loss(out, y)
-        total = loss
-        if reg is not None:
-            penalty = reg.penalty(out.entropies)
-            total = loss + reg.lam * penalty
-            penalties.append(float(penalty.detach()))
+        with autocast:
+            out = model(x, entropy=reg is not None)
+            loss = lm_loss(out, y)
+            total = loss
+            if reg is not None:
+                penalty = reg.penalty(out.entropies)
+                total = loss + reg.lam * penalty
+                penalties.append(float(penalty.detach()))
         opt.zero_grad(set_to_none=True)
         total.backward()
         grad_norm = float(torch.nn.utils.clip_grad_norm_(
@@ -246,7 +269,8 @@ def train(spec: Spec, corpus: Corpus, cfg: TrainConfig, progress=None) -> dict:
     }
     result["source"] = (f"local run: pidse {__version__}, {corpus.name} {corpus.digest} byte-level, seed {cfg.seed}, "
                         f"{cfg.steps} steps x {cfg.batch} x {T} = {tokens} tokens, lr {cfg.lr:g}, "
-                        f"config {cfg.identity()}, {device.type}")
+                        f"config {cfg.identity()}, {device.type}" + ("" if cfg.precision == "fp32" else
+                                                                      f", {cfg.precision}"))
     return result
 
 
