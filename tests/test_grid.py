@@ -123,6 +123,25 @@ def test_a_finished_grid_trains_nothing_again(files, local_grid):
     assert len(trained(tmp / "ppl.sqlite")) == 8
 
 
+def test_the_same_grid_with_another_recipe_trains_again(files, local_grid, tmp_path):
+    # the resume key holds the training settings' identity: a new --lr (or --precision) is new runs, the old
+    # settings are still skipped
+    import shutil
+
+    _, tmp = local_grid
+    shutil.copy(tmp / "ppl.sqlite", tmp_path / "ppl.sqlite")
+    root, specs = files
+    common = (specs[0], *RUN, "--data", root / "toy", "--db", tmp_path / "ppl.sqlite", "--seeds", "0,1")
+    same = invoke("train", *common, "--out", tmp_path / "same")
+    assert same.stdout == "nothing to train: all 2 runs are in the database\n"
+    other = invoke("train", *common, "--lr", "0.002", "--out", tmp_path / "other")
+    assert other.exit_code == 0, other.output
+    assert "training 2 runs" in other.stderr and "2 ok, 0 diverged, 0 failed of 2 runs" in other.stdout
+    with open_db(tmp_path / "ppl.sqlite", seed=False) as store:
+        sources = [r["source"] for r in store.query(dataset="toy") if r["arch_key"] == arch_key(load_spec(specs[0]))]
+    assert len(sources) == 4 and sum("lr 0.002" in text for text in sources) == 2
+
+
 def test_a_killed_worker_is_retried_and_stored_once(files, local_grid, tmp_path, monkeypatch):
     doomed = run_name(files[1][1], 1)
     monkeypatch.setenv(KILL_ENV, doomed)  # its first attempt's worker SIGKILLs itself mid-run

@@ -270,7 +270,8 @@ def test_seeds_pool_into_mean_and_spread(tmp_path, monkeypatch):
     """Seeds of one design (a pidse train grid) pool into ppl = their mean and ppl_std = their sample standard
     deviation; a diverged seed is left out of both; seedless runs and a larger budget keep the old rule (the most
     tokens win, then the first stored). By hand: seeds at 3.0, 3.2, 3.4 -> mean 3.2, s.d. sqrt(((-0.2)^2 + 0 +
-    0.2^2) / 2) = 0.2. The front plot draws the error bar and the report prints the spread."""
+    0.2^2) / 2) = 0.2; a second run of seed 1 (other settings, stored later) is not another seed. The front plot
+    draws the error bar and the report prints the spread."""
     from pidse.report import plots
     from pidse.report.sweep import markdown
     from pidse.report.sweep_data import front_rows
@@ -290,6 +291,7 @@ def test_seeds_pool_into_mean_and_spread(tmp_path, monkeypatch):
     k1, k2 = arch_key(seeded), arch_key(spec)
     runs = [run(1, k1, 3.0, 0), run(2, k1, 3.2, 1), run(3, k1, None, 2, status="diverged"), run(4, k1, 3.4, 3),
             run(5, k1, 2.0, 0, tokens=1e3),  # a smaller budget: ignored
+            run(8, k1, 9.9, 1, source="pidse train --precision bf16"),  # seed 1 again: not a fourth seed
             run(6, k2, 4.0, None), run(7, k2, 9.0, None)]  # no seeds: the first stored stands alone
     df = sweep(design, [64], db=_Runs(runs))
     pooled = df[(df["arch_key"] == k1)].iloc[0]

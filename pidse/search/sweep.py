@@ -112,9 +112,9 @@ def join_ppl(frame, structures, setting, runs: list[dict]):
     of one context (the text columns as pandas Categoricals: a few distinct values over up to millions of rows).
 
     Several runs of one architecture: the largest training budget wins, so AERO's main tables beat its smaller
-    ablation re-runs. At that budget, runs that record a seed (pidse train grids) are pooled: ppl is the mean
-    of the seeds that trained, ppl_std their sample standard deviation (NaN for one seed) and ppl_runs how many;
-    otherwise the first stored run stands alone. Only rows whose dimensions some run has are hashed, once per
+    ablation re-runs. At that budget, runs that record a seed (pidse train grids) are pooled, one run per seed
+    (the first stored): ppl is the mean of the seeds that trained, ppl_std their sample standard deviation (NaN
+    for one seed) and ppl_runs how many; otherwise the first stored run stands alone. Only rows whose dimensions some run has are hashed, once per
     distinct (structure, layers, prune_last); the others get no key.
     """
     import pandas as pd
@@ -171,7 +171,11 @@ def _pooled(runs: list[dict]) -> dict:
     """One architecture's perplexity from its runs at one budget: the seeded runs' mean and spread, else the
     first stored run."""
     first = runs[0]
-    seeded = [r for r in runs if r.get("seed") is not None] if first.get("seed") is not None else []
+    by_seed: dict = {}  # one run per seed, the first stored: a seed re-run with other settings is not a new seed
+    for r in runs:
+        if r.get("seed") is not None:
+            by_seed.setdefault(r["seed"], r)
+    seeded = list(by_seed.values()) if first.get("seed") is not None else []
     ok = [r["ppl"] for r in seeded if r["status"] == "ok"]
     if len(seeded) < 2:
         return {**first, "ppl": first["ppl"] if first["status"] == "ok" else np.nan, "ppl_std": np.nan,

@@ -13,6 +13,7 @@ fails at once: the same error would come back.
 from __future__ import annotations
 
 import os
+import re
 import socket
 import time
 from collections import deque
@@ -46,10 +47,12 @@ class Task:
     def __post_init__(self):
         self.arch_key = self.arch_key or arch_key(self.spec)
 
-    def key(self, dataset: str, batch: int) -> tuple:
-        """What a resumed grid looks for in the database: architecture, context, dataset, tokens, seed."""
+    def key(self, dataset: str, batch: int, config: str | None = None) -> tuple:
+        """What a resumed grid looks for in the database: architecture, context, dataset, tokens, seed and the
+        identity of the training settings (TrainConfig.identity: lr, batch, precision, ...), so that the same
+        grid with another recipe trains again."""
         T = self.spec.context
-        return self.arch_key, T, dataset, float(self.steps * batch * T), self.seed
+        return self.arch_key, T, dataset, float(self.steps * batch * T), self.seed, config
 
 
 @dataclass
@@ -82,10 +85,19 @@ def grid_tasks(archs: list, budgets: list, seeds: list, steps_of, batch: int) ->
     return tasks
 
 
+CONFIG_IN_SOURCE = re.compile(r"\bconfig ([0-9a-f]{8})\b")  # as pidse.train.loop writes a run's source
+
+
 def stored_keys(store, dataset: str) -> set:
-    """Keys (as Task.key) of the runs the database holds for `dataset`: a resumed grid skips them."""
-    return {(r["arch_key"], r["context"], r["dataset"], r["train_tokens"], r["seed"])
-            for r in store.query(dataset=dataset)}
+    """Keys (as Task.key) of the runs the database holds for `dataset`: a resumed grid skips them. A run's
+    training settings are read from its source ('... config 1a2b3c4d, cuda'); a row without them (published, or
+    added by hand) matches no task."""
+    keys = set()
+    for r in store.query(dataset=dataset):
+        found = CONFIG_IN_SOURCE.search(r["source"] or "")
+        keys.add((r["arch_key"], r["context"], r["dataset"], r["train_tokens"], r["seed"],
+                  found.group(1) if found else None))
+    return keys
 
 
 def store_run(store, outcome: Outcome, dataset: str, executor: str) -> str | None:
