@@ -124,7 +124,8 @@ def plot_ranges(runs: list[dict], path: Path) -> Path:
     ax.set_ylabel("heads (%)")
     ax.set_ylim(0, 112)
     ax.set_title("Fraction of attention heads per entropy range (E_max = log T)", fontsize=10)
-    ax.legend(title="head entropy", fontsize=8, title_fontsize=8, ncol=4, loc="upper center")
+    ax.legend(title="head entropy", fontsize=8, title_fontsize=8, loc="center left", bbox_to_anchor=(1.0, 0.5),
+              frameon=False)  # outside the axes: a bar at 100% never hides under it
     ax.grid(axis="y", alpha=0.3)
     return _save(plt, fig, path)
 
