@@ -18,10 +18,10 @@ from __future__ import annotations
 import dataclasses
 from pathlib import Path
 
-from pidse.cost.registry import load_table
+from pidse.cost.registry import list_tables, load_table
 from pidse.cost.setting import resolve_setting
 from pidse.errors import InputError
-from pidse.model.estimate import Estimate, Origin, estimate_graph
+from pidse.model.estimate import COUNT_COLUMNS, Estimate, Origin, estimate_graph
 from pidse.model.estimate import estimate as run_estimate
 from pidse.ppl.db import open_db
 from pidse.schema import from_mapping
@@ -68,8 +68,9 @@ class Result:
 
         row = {"spec": self.spec.name, "context": self.spec.context, **self.estimate.totals}
         if self.estimate.table is not None:
+            machine = self.estimate.setting.hardware or self.estimate.table.hardware
             row.update(protocol=self.estimate.table.name, network=self.estimate.network.name,
-                       phase=self.estimate.setting.phase)
+                       hardware=machine.name if machine is not None else "", phase=self.estimate.setting.phase)
         return pd.DataFrame([row])
 
     @property
@@ -156,26 +157,59 @@ def estimate_traced(target, context: int | None = None, convention: str = "dense
 
 def compare(specs, baseline=None, protocol=None, context=None, network: str | None = None,
             hardware: str | None = None, overrides=None, convention: str = "dense"):
-    """One row per (spec, context): totals side by side, with `x` columns (baseline / this) when a baseline is
-    given. `context` is one context or a list."""
+    """One row per (spec, context, protocol): totals side by side, with `x` columns (baseline / this, under the
+    same protocol) when a baseline is given. `context` is one context or a list; `protocol` one table, a list, or
+    "all" (every shipped table). With several tables, one that has no cost for some op of a spec gives that row
+    no costs (NaN) and says which ops in `unpriced`, instead of failing: "what would this cost under each
+    system?" has an answer for the systems that can price it."""
     import pandas as pd
 
     contexts = context if isinstance(context, (list, tuple)) else [context]
+    tables = protocols(protocol)
+    several = len(tables) > 1
     rows = []
     for T in contexts:
-        base = None if baseline is None else estimate(baseline, protocol, network, hardware, context=T,
-                                                      overrides=overrides, convention=convention)
-        for spec in specs:
-            r = estimate(spec, protocol, network, hardware, context=T, overrides=overrides, convention=convention)
-            row = r.totals.iloc[0].to_dict()
-            row["label"] = r.spec.label or ""
-            if base is not None:
-                for col in ("flops", "comm_bytes", "rounds", "latency_s"):
-                    mine, theirs = r.estimate.totals.get(col), base.estimate.totals.get(col)
-                    if mine and theirs is not None:
-                        row[f"{col}_x"] = theirs / mine
-            rows.append(row)
+        for table in tables:
+            run = (lambda spec: _compared(spec, table, network, hardware, T, overrides, convention, several))
+            base = None if baseline is None else run(baseline)
+            for spec in specs:
+                row = run(spec)
+                if base is not None:
+                    for col in ("flops", "comm_bytes", "rounds", "latency_s"):
+                        mine, theirs = row.get(col), base.get(col)
+                        if mine and theirs is not None and mine == mine and theirs == theirs:
+                            row[f"{col}_x"] = theirs / mine
+                rows.append(row)
     return pd.DataFrame(rows)
+
+
+def protocols(protocol) -> list:
+    """[None] (counts only), one table, a list of tables, or "all": every shipped table, by name."""
+    if protocol is None:
+        return [None]
+    if isinstance(protocol, str) and protocol == "all":
+        return list_tables()
+    names = list(protocol) if isinstance(protocol, (list, tuple)) else [protocol]
+    if not names:
+        raise InputError("protocol", None, "a cost table, a list of them, or all", protocol)
+    return names
+
+
+def _compared(spec, table, network, hardware, context, overrides, convention, several: bool) -> dict:
+    """One row of `compare`: totals, label, and (with several tables) `unpriced`: the op kinds the table has no
+    cost for, whose row then has no costs."""
+    r = estimate(spec, table, network, hardware, context=context, overrides=overrides, convention=convention,
+                 allow_missing=several)
+    row = r.totals.iloc[0].to_dict()
+    row["label"] = r.spec.label or ""
+    missing = r.estimate.uncosted
+    if several:
+        row["unpriced"] = ", ".join(missing)
+    if missing:  # partial sums would read as the cost
+        for col in r.estimate.columns:
+            if col not in COUNT_COLUMNS and col in row:
+                row[col] = float("nan")
+    return row
 
 
 def sweep(space: str = "aero", context=None, protocol=None, network=None, db=None):

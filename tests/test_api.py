@@ -142,3 +142,51 @@ def test_compare_uses_one_unit_per_column():
     # SM+LN+G takes minutes under BumbleBee, SM+ScFuFFN under two: both rows in minutes
     lines = invoke("compare", "gpt2_sm_ln_g", "gpt2_sm_scfuffn", "-p", "bumblebee").stdout.splitlines()[2:4]
     assert all(line.split()[-4] == "min" for line in lines), lines
+
+
+# ---- one spec under several systems -----------------------------------------------------------------------
+
+LLAMA_TINY = ["model.layers=2", "model.d_model=64", "model.heads=4", "model.kv_heads=2", "model.d_ff=128",
+              "model.vocab_size=256", "model.max_context=64", "inference.context=16"]
+
+
+def test_compare_under_several_tables_prices_each_at_its_own_setting():
+    frame = pidse.compare(["llama2_7b", "gpt2_sm_ln_g"], baseline="llama2_7b", protocol=["sigma", "bolt", "puma"],
+                          overrides=LLAMA_TINY)
+    assert list(frame["protocol"]) == ["sigma", "sigma", "bolt", "bolt", "puma", "puma"]
+    for _, row in frame[frame["protocol"] != "bolt"].iterrows():  # the same numbers as one estimate each
+        alone = pidse.estimate(row["spec"], protocol=row["protocol"], overrides=LLAMA_TINY).totals.iloc[0]
+        assert row["comm_bytes"] == alone["comm_bytes"] and row["latency_s"] == alone["latency_s"]
+        assert row["network"] == alone["network"] and row["hardware"] == alone["hardware"] != ""
+        assert row["unpriced"] == ""
+    # BOLT has no SiLU: the LLaMA rows say so and carry no cost (a partial sum would read as the cost);
+    # GPT-2 (GELU) is priced under BOLT as usual
+    llama_bolt, gpt2_bolt = frame[frame["protocol"] == "bolt"].to_dict("records")
+    assert llama_bolt["unpriced"] == "silu" and llama_bolt["comm_bytes"] != llama_bolt["comm_bytes"]  # NaN
+    assert llama_bolt["params"] > 0 and llama_bolt["comm_bytes_x"] != llama_bolt["comm_bytes_x"]  # no saving
+    assert gpt2_bolt["unpriced"] == "" and gpt2_bolt["comm_bytes"] > 0
+    # savings against the baseline under the same table
+    sigma = frame[frame["protocol"] == "sigma"].reset_index()
+    assert sigma.loc[1, "comm_bytes_x"] == pytest.approx(sigma.loc[0, "comm_bytes"] / sigma.loc[1, "comm_bytes"])
+
+
+def test_compare_under_every_table():
+    from pidse.cost.registry import list_tables
+
+    frame = pidse.compare(["gpt2_sm_ln_g"], protocol="all", overrides=["model.layers=2"])
+    assert list(frame["protocol"]) == list_tables() and len(frame) >= 20
+    priced = frame[frame["unpriced"] == ""]
+    assert (priced["comm_bytes"] > 0).all() and (priced["latency_s"] > 0).all()
+
+
+def test_cli_compare_under_several_tables():
+    result = invoke("compare", "llama2_7b", *[a for item in LLAMA_TINY for a in ("--set", item)],
+                    "-p", "sigma, bolt")
+    assert result.exit_code == 0, result.output
+    header, _, sigma, bolt, _, note = result.stdout.splitlines()
+    assert " table " in header and " machine " in header and header.endswith("not priced")
+    assert " sigma  sigma-lan  sigma-a6000 " in sigma and ("GB" in sigma or "MB" in sigma)
+    assert " bolt " in bolt and bolt.endswith("no cost for silu") and "GB" not in bolt and "MB" not in bolt
+    assert "each table at its paper's network and machine" in note
+    for bad, needle in (("sigma,,bolt", "each once"), ("sigma,sigma", "each once"), ("sigma,nope", "nope")):
+        assert_one_line_error(invoke("compare", "gpt2_sm_ln_g", "-p", bad), "--protocol", needle)

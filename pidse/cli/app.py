@@ -153,27 +153,37 @@ def compare(
                                       show_default=False),
     context: Optional[str] = typer.Option(None, "--context", "-T", metavar="T[,T...]",
                                           help="Prompt tokens, one or a comma list (default: each spec's)."),
-    protocol: Optional[str] = typer.Option(None, "--protocol", "-p", metavar="TABLE",
-                                           help="Price with a cost table (without: counts only)."),
+    protocol: Optional[str] = typer.Option(None, "--protocol", "-p", metavar="TABLE[,TABLE...]|all",
+                                           help="Price with a cost table, several (one row per table: each at "
+                                           "its paper's network and machine unless -n / --hardware say), or all "
+                                           "shipped tables; without: counts only."),
     network: Optional[str] = typer.Option(None, "--network", "-n", metavar="PRESET", help="Network preset "
-                                          "(default: the table's own)."),
+                                          "(default: each table's own)."),
     hardware: Optional[str] = typer.Option(None, "--hardware", metavar="NAME", help="Hardware preset."),
-    baseline: Optional[str] = typer.Option(None, "--baseline", metavar="SPEC", help="Savings against this spec "
-                                           "(default: the first SPEC)."),
+    baseline: Optional[str] = typer.Option(None, "--baseline", metavar="SPEC", help="Savings against this spec, "
+                                           "under the same table (default: the first of several SPECs)."),
     set_: List[str] = typer.Option([], "--set", metavar="KEY=VALUE", help="Override a value in every spec."),
     fmt: Format = typer.Option(Format.table, "--format", "-f", help="Output format."),
 ):
     """Several architectures side by side: parameters and FLOPs, and with --protocol communication, rounds and
-    latency, with savings against a baseline (the first spec unless --baseline is given).
+    latency, with savings against a baseline (the first spec unless --baseline is given). Several tables (or
+    `-p all`) answer "what would this cost under each system?": one row per table; a table with no cost for some
+    op of the spec says which instead of a number.
 
     Example: pidse compare gpt2_sm_ln_g gpt2_sm_scfuffn gpt2_sm_t_scfuffn_ereg -p aero-secretflow -T 128,256
+
+    Example: pidse compare bert_base -p bumblebee,bolt,iron,sigma,puma,nexus
     """
     from pidse.api import compare as run_compare
     from pidse.report.compare import render as render_compare
 
     _check_protocol(protocol)
     contexts = int_list(context, "--context") if context else [None]
-    frame = run_compare(specs, baseline or specs[0], protocol, contexts, network, hardware, set_)
+    tables = protocol if protocol in (None, "all") else [name.strip() for name in protocol.split(",")]
+    if tables not in (None, "all") and (not all(tables) or len(set(tables)) < len(tables)):
+        raise InputError("--protocol", None, "cost tables separated by commas, each once", protocol)
+    default = specs[0] if len(specs) > 1 else None  # one spec against itself would only print 1.00s
+    frame = run_compare(specs, baseline or default, tables, contexts, network, hardware, set_)
     typer.echo(render_compare(frame, fmt.value).rstrip("\n"))
 
 
