@@ -190,3 +190,5 @@ def test_cli_compare_under_several_tables():
     assert "each table at its paper's network and machine" in note
     for bad, needle in (("sigma,,bolt", "each once"), ("sigma,sigma", "each once"), ("sigma,nope", "nope")):
         assert_one_line_error(invoke("compare", "gpt2_sm_ln_g", "-p", bad), "--protocol", needle)
+    # estimate prices with one table and says where several go
+    assert_one_line_error(invoke("estimate", "gpt2_sm_ln_g", "-p", "sigma,bolt"), "--protocol", "pidse compare")

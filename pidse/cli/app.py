@@ -105,6 +105,8 @@ def estimate(
     from pidse.trace import is_target
 
     _check_protocol(protocol)
+    if protocol is not None and ("," in protocol or protocol == "all") and not Path(protocol).is_file():
+        raise InputError("--protocol", None, "one cost table (several, or all: pidse compare SPEC -p A,B)", protocol)
     traced = trace or is_target(str(spec))
     if not traced and (op_map is not None or allow_unsupported):
         raise InputError("--map/--allow-unsupported", None, "a model to trace as well (FILE.py:FACTORY, or a "
