@@ -32,6 +32,19 @@ def check_target(path) -> Path:
     return path
 
 
+PLOT_SUFFIXES = (".png", ".svg", ".pdf")
+
+
+def check_plot(path) -> Path:
+    """A --plot FILE, checked before any work: a folder that exists, not a folder itself, and a suffix matplotlib
+    writes (without one, matplotlib would add .png and write beside the name given)."""
+    path = check_target(path)
+    if path.suffix.lower() not in PLOT_SUFFIXES:
+        raise InputError(path, None, "a plot file named " + ", ".join(f"*{s}" for s in PLOT_SUFFIXES[:-1])
+                         + f" or *{PLOT_SUFFIXES[-1]}")
+    return path
+
+
 def _umask() -> int:
     mask = os.umask(0)
     os.umask(mask)

@@ -192,3 +192,18 @@ def test_cli_compare_under_several_tables():
         assert_one_line_error(invoke("compare", "gpt2_sm_ln_g", "-p", bad), "--protocol", needle)
     # estimate prices with one table and says where several go
     assert_one_line_error(invoke("estimate", "gpt2_sm_ln_g", "-p", "sigma,bolt"), "--protocol", "pidse compare")
+
+
+def test_cli_compare_plots_the_tables(tmp_path):
+    out = tmp_path / "systems.png"
+    result = invoke("compare", "llama2_7b", "gpt2_sm_ln_g", *[a for item in LLAMA_TINY for a in ("--set", item)],
+                    "-p", "sigma,bolt", "--plot", str(out))
+    assert result.exit_code == 0, result.output
+    assert out.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n" and f"wrote {out}" in result.stderr
+    assert_one_line_error(invoke("compare", "gpt2_sm_ln_g", "--plot", str(tmp_path / "x.png")), "--plot",
+                          "--protocol as well")
+    for bad, needle in ((tmp_path, "not a folder"), (tmp_path / "x.txt", "*.png, *.svg or *.pdf"),
+                        (tmp_path / "missing" / "x.png", "an existing folder")):
+        assert_one_line_error(invoke("compare", "gpt2_sm_ln_g", "-p", "sigma", "--plot", str(bad)), needle)
+        assert_one_line_error(invoke("scaling", "gpt2_sm_ln_g", "-p", "sigma", "--plot", str(bad)), needle)
+    assert not (tmp_path.parent / f"{tmp_path.name}.png").exists()  # matplotlib's own suffix, never added

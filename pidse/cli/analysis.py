@@ -2,16 +2,15 @@
 Each command imports what it needs inside it, lazily (sympy takes a third of a second)."""
 from __future__ import annotations
 
+from enum import Enum
 from pathlib import Path
 from typing import List, Optional
 
 import typer
 
-from pidse.cli.options import Format
+from pidse.cli.options import Convention, Format
 from pidse.errors import InputError, user_errors
-from enum import Enum
-
-from pidse.cli.options import Convention
+from pidse.files import check_plot
 
 
 class Metric(str, Enum):
@@ -100,6 +99,8 @@ def scaling(
     from pidse.search import scaling as sc
     from pidse.spec.load import load_spec
 
+    if plot:
+        check_plot(plot)
     loaded = load_spec(spec, set_)
     contexts = sc.parse_contexts(context)
     table = load_table(protocol) if protocol else None

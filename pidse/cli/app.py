@@ -13,6 +13,7 @@ import typer
 
 from pidse.cli.options import By, Convention, Format
 from pidse.errors import InputError, user_errors
+from pidse.files import check_plot
 from pidse.schema import bandwidth_bps, int_list, seconds
 
 SETTINGS = dict(
@@ -166,6 +167,8 @@ def compare(
                                            "under the same table (default: the first of several SPECs)."),
     set_: List[str] = typer.Option([], "--set", metavar="KEY=VALUE", help="Override a value in every spec."),
     fmt: Format = typer.Option(Format.table, "--format", "-f", help="Output format."),
+    plot: Optional[Path] = typer.Option(None, "--plot", metavar="FILE.png", help="Also draw communication and "
+                                        "latency per table and spec (log axes) into FILE.png."),
 ):
     """Several architectures side by side: parameters and FLOPs, and with --protocol communication, rounds and
     latency, with savings against a baseline (the first spec unless --baseline is given). Several tables (or
@@ -185,8 +188,17 @@ def compare(
     if tables not in (None, "all") and (not all(tables) or len(set(tables)) < len(tables)):
         raise InputError("--protocol", None, "cost tables separated by commas, each once", protocol)
     default = specs[0] if len(specs) > 1 else None  # one spec against itself would only print 1.00s
+    if plot is not None:
+        if protocol is None:
+            raise InputError("--plot", None, "--protocol as well: the plot draws costs", str(plot))
+        check_plot(plot)
     frame = run_compare(specs, baseline or default, tables, contexts, network, hardware, set_)
     typer.echo(render_compare(frame, fmt.value).rstrip("\n"))
+    if plot is not None:
+        from pidse.report.compare import plot as plot_compare
+
+        plot_compare(frame, plot)
+        typer.echo(f"wrote {plot}", err=True)
 
 
 class ListWhat(str, Enum):
