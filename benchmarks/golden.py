@@ -29,6 +29,7 @@ REPORT_COMMANDS = [  # the commands that made the committed reports (reports/tra
     "pidse sweep --space aero_plus --out reports/aero_plus --overwrite",
     "pidse validate --published --out reports --overwrite",
     "pidse scaling arch_specs/gpt2_sm_ln_g.yaml -p aero-secretflow --plot reports/scaling_gpt2_sm_ln_g.png",
+    f"{sys.executable} benchmarks/systems.py",
     f"{sys.executable} benchmarks/anchors.py > reports/anchors.md",
 ]
 
