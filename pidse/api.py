@@ -27,7 +27,8 @@ from pidse.ppl.db import open_db
 from pidse.schema import from_mapping
 from pidse.search.space import load_space
 from pidse.search.sweep import sweep as run_sweep
-from pidse.spec.load import Spec, apply_overrides, load_spec, validate
+from pidse.spec.definition import Spec, validate
+from pidse.spec.load import apply_overrides, load_spec
 from pidse.trace import check_supported, is_module, is_target
 from pidse.trace import trace as trace_model
 

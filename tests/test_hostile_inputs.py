@@ -18,7 +18,8 @@ from hypothesis import strategies as st
 
 from conftest import TINY, assert_one_line_error, invoke, tiny_spec, write_yaml
 from pidse.errors import InputError
-from pidse.spec.load import load_spec, validate
+from pidse.spec.definition import validate
+from pidse.spec.load import load_spec
 
 MAX_LAYERS, MAX_OPS = 1024, 200_000  # pidse.spec.load's limits (README, "Bad input")
 
@@ -120,7 +121,7 @@ def test_op_bound_bounds_the_graph_it_is_checked_instead_of(shape):
     """validate refuses a spec from op_bound alone: it must never be below the graph's real size."""
     from pidse.model.graph import trace
     from pidse.schema import from_mapping
-    from pidse.spec.load import Spec, op_bound
+    from pidse.spec.definition import Spec, op_bound
 
     experts = {"experts": shape["experts"], "top_k": 1} if shape["experts"] > 1 else {}
     data = tiny_spec(model={"layers": shape["layers"], "max_context": 16, "parallel_residual": shape["parallel"]},
@@ -487,7 +488,7 @@ def fuzz_spec(tmp_path, changes):
         return
     spec = check_outcome(load_spec, path)
     if spec is not None:
-        from pidse.spec.load import op_bound
+        from pidse.spec.definition import op_bound
 
         assert op_bound(spec) <= MAX_OPS and spec.model.layers <= MAX_LAYERS
 

@@ -174,7 +174,7 @@ def _space_archs(name: str, context, runs_per_arch: int, max_runs: int) -> list:
     from pidse.ppl.rows import spec_ref
     from pidse.search.space import ContextSetting, load_space
     from pidse.spec.labels import aero_label
-    from pidse.spec.load import validate
+    from pidse.spec.definition import validate
 
     design = load_space(name)
     contexts = [context] if context else list(design.contexts) or [128]

@@ -16,7 +16,7 @@ from pidse.cost.setting import Network, Setting, resolve_setting
 from pidse.model import counting
 from pidse.model.graph import to_networkx, trace
 from pidse.ops import BLOCKS
-from pidse.spec.load import Spec
+from pidse.spec.definition import Spec
 from pidse.steps import by_step, count, expand, fold, group_sum, ordered_sum, plain
 
 GROUPINGS = ("op", "kind", "layer", "block", "step")

@@ -21,7 +21,7 @@ step whole instead, what the templates stand for.
 from __future__ import annotations
 
 from pidse.ops import SHAPE_KEYS, ceiling, smallest
-from pidse.spec.load import QUAD_SHIFT, Spec
+from pidse.spec.definition import QUAD_SHIFT, Spec
 from pidse.steps import PREFIX, compact
 
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 import dataclasses
 
 from pidse.model.estimate import counted
-from pidse.spec.load import Spec
+from pidse.spec.definition import Spec
 
 
 def with_depth(spec: Spec, layers: int, prune_last: int) -> Spec:

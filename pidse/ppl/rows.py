@@ -22,7 +22,8 @@ from pidse.errors import InputError, cut
 from pidse.resources import DATA_DIR, SPECS_DIR
 from pidse.schema import suggest
 from pidse.spec.labels import LABELS_YAML, LabelMap, label_map, resolve_label  # LABELS_YAML: for ppl.db too
-from pidse.spec.load import Spec, is_file, load_spec
+from pidse.spec.definition import Spec
+from pidse.spec.load import is_file, load_spec
 
 DATA = DATA_DIR
 STATUSES = ("ok", "diverged")

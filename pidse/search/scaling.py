@@ -8,7 +8,7 @@ from pidse.errors import InputError
 from pidse.model import symbolic
 from pidse.model.estimate import estimate
 from pidse.schema import int_list
-from pidse.spec.load import MAX_SIZE
+from pidse.spec.definition import MAX_SIZE
 
 
 @dataclass

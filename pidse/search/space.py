@@ -22,8 +22,8 @@ from typing import Any
 from pidse.errors import InputError
 from pidse.resources import SPACES_DIR
 from pidse.schema import bounded, from_mapping
-from pidse.spec.load import (MAX_LAYERS, MAX_SIZE, Spec, apply_overrides, is_file, op_bound, read_mapping,
-                             resolve_extends, validate)
+from pidse.spec.definition import MAX_LAYERS, MAX_SIZE, Spec, op_bound, validate
+from pidse.spec.load import apply_overrides, is_file, read_mapping, resolve_extends
 
 SPACE_VERSION = 1
 MAX_STRUCTURES = 4096  # combinations of the named axes

@@ -8,7 +8,7 @@ from __future__ import annotations
 import hashlib
 import json
 
-from pidse.spec.load import PROJECTIONS, Spec
+from pidse.spec.definition import PROJECTIONS, Spec
 
 
 def canonical_arch(spec: Spec) -> dict:

@@ -23,7 +23,8 @@ from pathlib import Path
 from pidse.errors import InputError, short
 from pidse.resources import DATA_DIR, SPECS_DIR
 from pidse.schema import from_mapping, suggest
-from pidse.spec.load import Spec, load_spec, read_mapping
+from pidse.spec.definition import Spec
+from pidse.spec.load import load_spec, read_mapping
 
 LABELS_YAML = DATA_DIR / "ppl_labels.yaml"
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from pidse.ops import SCORE_KINDS, SHAPE_KEYS
-from pidse.spec.load import QUAD_SHIFT
+from pidse.spec.definition import QUAD_SHIFT
 from pidse.trace.attention import mask_attrs
 from pidse.trace.rules import MODULE_KINDS, PIDSE_MODULES
 

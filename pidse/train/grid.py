@@ -23,7 +23,7 @@ from pidse import __version__
 from pidse.errors import InputError
 from pidse.ppl.rows import make_run
 from pidse.spec.archkey import arch_key
-from pidse.spec.load import Spec
+from pidse.spec.definition import Spec
 from pidse.train.report import ppl_text
 
 MAX_RUNS = 10_000  # tasks in one grid

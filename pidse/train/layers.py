@@ -13,7 +13,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from pidse.spec.load import QUAD_SHIFT, Spec
+from pidse.spec.definition import QUAD_SHIFT, Spec
 
 INIT_STD = 0.02
 RELU_EPS = 1e-6  # 2ReLU's denominator guard: a row whose scores are all <= 0 gets weights 0, not 0 / 0

@@ -30,7 +30,7 @@ import torch
 from pidse import __version__
 from pidse.errors import InputError
 from pidse.spec.archkey import arch_key, describe_arch
-from pidse.spec.load import Spec
+from pidse.spec.definition import Spec
 from pidse.train.data import VOCAB_SIZE, Corpus, sample_batch, validation_blocks
 from pidse.train.entropy import EntropyRegularizer
 from pidse.train.report import range_fractions

@@ -23,7 +23,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from pidse.ops import ceiling
-from pidse.spec.load import Spec
+from pidse.spec.definition import Spec
 from pidse.train.entropy import attention_entropy
 from pidse.train.layers import FFN, INIT_STD, Attention, MoE, apply_optional, norm_or_none
 
