@@ -20,7 +20,7 @@ from pathlib import Path
 
 from pidse.cost.registry import list_tables, load_table
 from pidse.cost.setting import resolve_setting
-from pidse.errors import InputError
+from pidse.errors import InputError, cut
 from pidse.model.estimate import COUNT_COLUMNS, Estimate, Origin, estimate_graph
 from pidse.model.estimate import estimate as run_estimate
 from pidse.ppl.db import open_db
@@ -157,12 +157,12 @@ def estimate_traced(target, context: int | None = None, convention: str = "dense
 
 
 def compare(specs, baseline=None, protocol=None, context=None, network: str | None = None,
-            hardware: str | None = None, overrides=None, convention: str = "dense"):
+            hardware: str | None = None, overrides=None, convention: str = "dense", phase: str | None = None):
     """One row per (spec, context, protocol): totals side by side, with `x` columns (baseline / this, under the
     same protocol) when a baseline is given. `context` is one context or a list; `protocol` one table, a list, or
-    "all" (every shipped table). With several tables, one that has no cost for some op of a spec gives that row
-    no costs (NaN) and says which ops in `unpriced`, instead of failing: "what would this cost under each
-    system?" has an answer for the systems that can price it."""
+    "all" (every shipped table). With several tables, a table that cannot price a spec (no cost for some op, or
+    no figure for the `phase` asked) gives that row no costs (NaN) and says why in `not_priced`, instead of
+    failing: "what would this cost under each system?" has an answer for the systems that can price it."""
     import pandas as pd
 
     contexts = context if isinstance(context, (list, tuple)) else [context]
@@ -171,7 +171,7 @@ def compare(specs, baseline=None, protocol=None, context=None, network: str | No
     rows = []
     for T in contexts:
         for table in tables:
-            run = (lambda spec: _compared(spec, table, network, hardware, T, overrides, convention, several))
+            run = (lambda spec: _compared(spec, table, network, hardware, phase, T, overrides, convention, several))
             base = None if baseline is None else run(baseline)
             for spec in specs:
                 row = run(spec)
@@ -196,17 +196,28 @@ def protocols(protocol) -> list:
     return names
 
 
-def _compared(spec, table, network, hardware, context, overrides, convention, several: bool) -> dict:
-    """One row of `compare`: totals, label, and (with several tables) `unpriced`: the op kinds the table has no
-    cost for, whose row then has no costs."""
-    r = estimate(spec, table, network, hardware, context=context, overrides=overrides, convention=convention,
-                 allow_missing=several)
+def _compared(spec, table, network, hardware, phase, context, overrides, convention, several: bool) -> dict:
+    """One row of `compare`: totals and label; with several tables, `not_priced` says why a row has no costs (a
+    partial sum would read as the cost): ops the table has no cost for, or a phase it gives no figure for."""
+    why = ""
+    try:
+        r = estimate(spec, table, network, hardware, phase=phase, context=context, overrides=overrides,
+                     convention=convention, allow_missing=several)
+    except InputError as err:
+        if not (several and err.source == "--phase"):
+            raise
+        r = estimate(spec, table, network, hardware, context=context, overrides=overrides, convention=convention,
+                     allow_missing=True)  # at its own phase, for the row's other columns
+        reason = err.expected.split(": ", 1)[-1].split(" (")[0]  # "online for T: it models ... (sources)"
+        why = cut(f"no {phase} figure: {reason}", 100)
     row = r.totals.iloc[0].to_dict()
     row["label"] = r.spec.label or ""
-    missing = r.estimate.uncosted
+    if r.estimate.uncosted and not why:
+        why = "no cost for " + ", ".join(r.estimate.uncosted)
     if several:
-        row["unpriced"] = ", ".join(missing)
-    if missing:  # partial sums would read as the cost
+        row["not_priced"] = why
+    if why:
+        row["phase"] = phase or row.get("phase")
         for col in r.estimate.columns:
             if col not in COUNT_COLUMNS and col in row:
                 row[col] = float("nan")

@@ -82,6 +82,20 @@ def test_tables_without_hardware_cannot_be_repriced():
         resolve_setting(load_table("sigma-fss"), hardware="laptop-8c")
 
 
+def test_a_non_interactive_ckks_table_has_nothing_offline():
+    # nexus: `offline: none` (one upload, one download, no preprocessing; its one-time keys are reported apart):
+    # offline is zero in every cost column and in the HE breakdown, total is online
+    import pidse
+
+    kw = dict(protocol="nexus", overrides=["model.layers=1", "model.vocab_size=512"], context=16)
+    online, offline, total = (pidse.estimate("gpt2_sm_ln_g", phase=p, **kw) for p in ("online", "offline", "total"))
+    assert online.totals.loc[0, "latency_s"] > 0 and online.totals.loc[0, "comm_bytes"] > 0
+    assert all(offline.totals.loc[0, c] == 0 for c in ("comm_bytes", "rounds", "compute_s", "latency_s"))
+    assert (offline.ops["bootstrap_s"].fillna(0) == 0).all() and (offline.ops["rot_s"].fillna(0) == 0).all()
+    for c in ("comm_bytes", "rounds", "compute_s", "latency_s"):
+        assert total.totals.loc[0, c] == online.totals.loc[0, c]
+
+
 def test_phase_defaults_and_refusals(toy):
     assert resolve_setting(toy).phase == "online"
     aero = load_table("aero-secretflow")  # end-to-end totals AERO does not split

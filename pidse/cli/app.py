@@ -163,6 +163,9 @@ def compare(
     network: Optional[str] = typer.Option(None, "--network", "-n", metavar="PRESET", help="Network preset "
                                           "(default: each table's own)."),
     hardware: Optional[str] = typer.Option(None, "--hardware", metavar="NAME", help="Hardware preset."),
+    phase: Optional[str] = typer.Option(None, "--phase", metavar="PHASE", help="online, offline or total (default: "
+                                        "each table's paper convention); a table that gives no figure for it says "
+                                        "so in its row."),
     baseline: Optional[str] = typer.Option(None, "--baseline", metavar="SPEC", help="Savings against this spec, "
                                            "under the same table (default: the first of several SPECs)."),
     set_: List[str] = typer.Option([], "--set", metavar="KEY=VALUE", help="Override a value in every spec."),
@@ -192,7 +195,10 @@ def compare(
         if protocol is None:
             raise InputError("--plot", None, "--protocol as well: the plot draws costs", str(plot))
         check_plot(plot)
-    frame = run_compare(specs, baseline or default, tables, contexts, network, hardware, set_)
+    if protocol is None and (network or hardware or phase):
+        raise InputError("--network/--hardware/--phase", None, "--protocol TABLE as well: they only apply to "
+                         "priced comparisons")
+    frame = run_compare(specs, baseline or default, tables, contexts, network, hardware, set_, phase=phase)
     typer.echo(render_compare(frame, fmt.value).rstrip("\n"))
     if plot is not None:
         from pidse.report.compare import plot as plot_compare

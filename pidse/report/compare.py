@@ -16,7 +16,7 @@ def render(frame, fmt: str) -> str:
                for r in frame.to_dict("records")]
     priced = "comm_bytes" in frame
     saved = "flops_x" in frame
-    tables = "unpriced" in frame  # several tables: one row each, at its own setting
+    tables = "not_priced" in frame  # several tables: one row each, at its own setting
     header = ["spec", "label", "T"] + (["table", "network", "machine", "phase"] if tables else []) + \
         ["params", "FLOPs"] + (["comm", "rounds", "latency"] if priced else [])
     if saved:
@@ -41,7 +41,7 @@ def render(frame, fmt: str) -> str:
             xs = ["flops_x"] + (["comm_bytes_x", "latency_s_x"] if priced else [])
             cells += [f"{r[x]:.2f}" if r.get(x) is not None else "-" for x in xs]
         if tables:
-            cells.append(f"no cost for {r['unpriced']}" if r["unpriced"] else "")
+            cells.append(r["not_priced"] or "")
         body.append(cells)
     notes = []
     if priced and tables:
@@ -88,7 +88,7 @@ def plot(frame, path) -> None:
                     ax.annotate(_short(v / scale, unit), (bar.get_width(), bar.get_y() + bar.get_height() / 2),
                                 xytext=(3, 0), textcoords="offset points", va="center", fontsize=7)
                 elif row is not None:
-                    ax.annotate(f"not priced: no cost for {row.get('unpriced') or '?'}",
+                    ax.annotate(f"not priced: {row.get('not_priced') or 'no cost'}",
                                 (low, bar.get_y() + bar.get_height() / 2), xytext=(3, 0),
                                 textcoords="offset points", va="center", fontsize=7, color="#888888")
         ax.set_xscale("log")

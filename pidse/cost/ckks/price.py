@@ -112,6 +112,9 @@ def price_he(rows: list[dict], edges: list, table, setting, allow_missing: bool 
         rounds = 1.0 if kind == "embedding" else 0.0
         secs = [acc[f"{p}_s"] for p in PRIMITIVES]
         compute = None if any(s is None for s in secs) or op in missing else float(sum(secs))
+        if setting.phase == "offline" and compute is not None:  # `offline: none`: no preprocessing to price (the
+            comm, rounds, compute = 0.0, 0.0, 0.0               # one-time keys are reported apart)
+            row.update({f"{p}_s": 0.0 for p in PRIMITIVES}, bootstrap_s=0.0)
         if compute is None and kind not in uncosted:
             uncosted.append(kind)
         source = f"{name}#primitives" + (f",ops.{kind}" if kind in table.ops else "")
