@@ -191,6 +191,25 @@ def test_cli_list(what, expect):
     assert invoke("list", what, "--format", "json").exit_code == 0
 
 
+def test_list_tables_says_how_each_meets_its_published_rows():
+    import json
+
+    from pidse.calibrate.published import compare
+    from pidse.report.validation import table_checks, verdicts
+
+    checks = table_checks(compare(None, None))
+    # the same counts as validation.md's "By table" summary, from the same rows
+    sigma = [r for r in verdicts(compare(None, None)) if r["table"] == "sigma"]
+    assert checks["sigma"] == (f"comm {sum(r['comm_ok'] for r in sigma if r['comm_ok'] is not None)}/"
+                               f"{sum(r['comm_ok'] is not None for r in sigma)}, latency "
+                               f"{sum(r['latency_ok'] for r in sigma if r['latency_ok'] is not None)}/"
+                               f"{sum(r['latency_ok'] is not None for r in sigma)}")
+    listed = {r["name"]: r for r in json.loads(invoke("list", "tables", "--format", "json").stdout)}
+    assert listed["sigma"]["published rows within target"] == checks["sigma"]
+    assert listed["spu-semi2k"]["published rows within target"] == "no published row"
+    assert "published rows within target" in invoke("list", "tables").stdout.splitlines()[0]
+
+
 def test_cli_estimate_hardware_and_phase(tmp_path):
     path = write_yaml(tmp_path / "toy.yaml", TOY)
     result = invoke("estimate", "gpt2_sm_ln_g", "-p", str(path), "--phase", "offline", "--allow-missing")

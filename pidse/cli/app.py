@@ -220,14 +220,21 @@ def list_(
     what: ListWhat = typer.Argument(..., help="specs, tables, networks or hardware."),
     fmt: Format = typer.Option(Format.table, "--format", "-f", help="Output format."),
 ):
-    """List what pidse ships: architecture specs, cost tables (family, system, hardware, network, phases),
-    network presets and hardware presets.
+    """List what pidse ships: architecture specs, cost tables (family, system, hardware, network, phases, and how
+    many of the published measurements of its system it meets: pidse validate --published), network presets
+    and hardware presets.
 
     Example: pidse list tables
     """
     from pidse.report.listing import render as render_list
 
-    typer.echo(render_list(what.value, fmt.value).rstrip("\n"))
+    checks = None
+    if what == ListWhat.tables:  # each table's published rows, priced now (pidse validate --published's rows)
+        from pidse.calibrate.published import compare
+        from pidse.report.validation import table_checks
+
+        checks = table_checks(compare(None, None))
+    typer.echo(render_list(what.value, fmt.value, checks).rstrip("\n"))
 
 
 from pidse.cli.ppl import app as ppl_app  # noqa: E402  (sub-apps mount after the main app exists)

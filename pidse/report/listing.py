@@ -12,7 +12,8 @@ from pidse.spec.load import list_specs, load_spec
 WHAT = ("specs", "tables", "networks", "hardware")
 
 
-def rows(what: str) -> list[dict]:
+def rows(what: str, checks: dict | None = None) -> list[dict]:
+    """`checks`: per table name, how its published rows compare (pidse.report.validation.table_checks)."""
     if what == "specs":
         out = []
         for name in list_specs():
@@ -32,6 +33,8 @@ def rows(what: str) -> list[dict]:
                         "network": "none" if net is None else
                         f"{net.name}: {net.bandwidth_bps / 1e9:g} Gbps, {net.rtt_s * 1e3:g} ms",
                         "phases": table.offline, "description": " ".join(table.description.split())})
+            if checks is not None:
+                out[-1]["published rows within target"] = checks.get(name) or "no published row"
         return out
     if what == "networks":
         return [{"name": n.name, "bandwidth_bps": n.bandwidth_bps, "rtt_s": n.rtt_s, "source": n.source}
@@ -43,13 +46,14 @@ def rows(what: str) -> list[dict]:
     raise InputError("pidse list", None, "one of " + ", ".join(WHAT), what)
 
 
-def render(what: str, fmt: str) -> str:
-    data = rows(what)
+def render(what: str, fmt: str, checks: dict | None = None) -> str:
+    data = rows(what, checks)
     if fmt == "json":
         return json.dumps(data, indent=2)
     if fmt == "csv":
         return csv_text(data)
-    short = {"tables": ("name", "family", "system", "hardware", "network", "phases"),
+    short = {"tables": ("name", "family", "system", "hardware", "network", "phases")
+             + (("published rows within target",) if checks is not None else ()),
              "specs": ("name", "label", "layers", "d_model", "heads", "vocab", "context", "causal"),
              "networks": ("name", "bandwidth_bps", "rtt_s", "source"),
              "hardware": ("name", "kind", "threads", "ghz", "tflops", "description")}[what]

@@ -30,6 +30,18 @@ def verdicts(rows: list[dict]) -> list[dict]:
     return out
 
 
+def table_checks(rows: list[dict]) -> dict[str, str]:
+    """Per table, how its published rows compare (`pidse list tables`): 'comm 16/17, latency 0/1' within the
+    targets (per-op 10% / 25%, whole-model 1.25x / 1.5x), in-sample rows included (each table's sources say which
+    it was fitted on)."""
+    by_table: dict = {}
+    for r in verdicts(rows):
+        by_table.setdefault(r["table"], []).append(r)
+    return {name: ", ".join(f"{metric} {_count(mine, f'{metric}_ok')}" for metric in ("comm", "latency")
+                            if _count(mine, f"{metric}_ok") != "-")
+            for name, mine in by_table.items()}
+
+
 def _ratio(value: float | None) -> str:
     return "-" if value is None else f"{value:.2f}x"
 
