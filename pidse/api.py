@@ -19,7 +19,7 @@ import dataclasses
 from pathlib import Path
 
 from pidse.cost.registry import list_tables, load_table
-from pidse.cost.setting import resolve_setting
+from pidse.cost.setting import resolve_hardware, resolve_network, resolve_setting
 from pidse.errors import InputError, cut
 from pidse.model.estimate import COUNT_COLUMNS, Estimate, Origin, estimate_graph
 from pidse.model.estimate import estimate as run_estimate
@@ -168,6 +168,11 @@ def compare(specs, baseline=None, protocol=None, context=None, network: str | No
     contexts = context if isinstance(context, (list, tuple)) else [context]
     tables = protocols(protocol)
     several = len(tables) > 1
+    if several:  # a misspelt preset is one error, not a row per table
+        if hardware is not None:
+            resolve_hardware(hardware)
+        if network is not None:
+            resolve_network(network)
     rows = []
     for T in contexts:
         for table in tables:
@@ -198,18 +203,22 @@ def protocols(protocol) -> list:
 
 def _compared(spec, table, network, hardware, phase, context, overrides, convention, several: bool) -> dict:
     """One row of `compare`: totals and label; with several tables, `not_priced` says why a row has no costs (a
-    partial sum would read as the cost): ops the table has no cost for, or a phase it gives no figure for."""
+    partial sum would read as the cost): ops the table has no cost for, a phase it gives no figure for, or a
+    machine its compute cannot be re-priced on."""
     why = ""
     try:
         r = estimate(spec, table, network, hardware, phase=phase, context=context, overrides=overrides,
                      convention=convention, allow_missing=several)
     except InputError as err:
-        if not (several and err.source == "--phase"):
+        if not (several and err.source in ("--phase", "--hardware")):
             raise
-        r = estimate(spec, table, network, hardware, context=context, overrides=overrides, convention=convention,
-                     allow_missing=True)  # at its own phase, for the row's other columns
-        reason = err.expected.split(": ", 1)[-1].split(" (")[0]  # "online for T: it models ... (sources)"
-        why = cut(f"no {phase} figure: {reason}", 100)
+        if err.source == "--phase":  # "online for T: it models the online phase only (sources)"
+            why = f"no {phase} figure: " + err.expected.split(": ", 1)[-1].split(" (")[0]
+        else:  # "a GPU like T's M (gpu, ...): pidse re-prices ..." or "a table that names its hardware: ..."
+            why = f"not re-priced on {hardware}: needs " + err.expected.split(" (")[0].split(":")[0]
+        why = cut(why, 100)
+        r = estimate(spec, table, network, None if err.source == "--hardware" else hardware, context=context,
+                     overrides=overrides, convention=convention, allow_missing=True)  # the row's other columns
     row = r.totals.iloc[0].to_dict()
     row["label"] = r.spec.label or ""
     if r.estimate.uncosted and not why:

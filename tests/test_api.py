@@ -224,3 +224,18 @@ def test_compare_a_phase_under_several_tables():
     result = invoke("compare", "gpt2_sm_ln_g", "-p", "sigma,crypten", "--phase", "offline")
     assert result.exit_code == 0 and "no offline figure: it models the online phase only" in result.stdout
     assert_one_line_error(invoke("compare", "gpt2_sm_ln_g", "--phase", "total"), "--protocol TABLE as well")
+
+
+def test_compare_on_one_machine_under_several_tables():
+    # --hardware re-prices compute between machines of one kind: a CPU table on this machine, a GPU table not
+    # (its row says so), a table that names no machine not at all; a misspelt preset stays one error
+    frame = pidse.compare(["gpt2_sm_ln_g"], protocol=["bumblebee", "sigma", "puma-aby3"], hardware="this-machine",
+                          overrides=["model.layers=2"])
+    bumblebee, sigma, aby3 = frame.to_dict("records")
+    assert bumblebee["hardware"] == "this-machine" and bumblebee["not_priced"] == ""
+    assert bumblebee["latency_s"] > pidse.compare(["gpt2_sm_ln_g"], protocol=["bumblebee", "sigma"],
+                                                  overrides=["model.layers=2"]).loc[0, "latency_s"]  # 2 cores
+    assert sigma["not_priced"] == "not re-priced on this-machine: needs a GPU like sigma's sigma-a6000"
+    assert aby3["not_priced"] == "not re-priced on this-machine: needs a table that names its hardware"
+    with pytest.raises(InputError, match="got 'nope'"):
+        pidse.compare(["gpt2_sm_ln_g"], protocol=["bumblebee", "sigma"], hardware="nope")
