@@ -292,11 +292,11 @@ def test_shipped_published_rows_regression():
     judged = verdicts(rows)
     per_op = [r for r in judged if not r["whole_model"]]
     whole = [r for r in judged if r["whole_model"]]
-    assert sum(bool(r["comm_ok"]) for r in per_op) >= 63 and len(per_op) == 72
+    assert sum(bool(r["comm_ok"]) for r in per_op) >= 68 and len(per_op) == 78  # 162-168: puma-crypten
     assert all(r["latency_ok"] for r in per_op if r["latency_ok"] is not None)
     assert sum(bool(r["comm_ok"]) for r in whole) == 7 and len(whole) == 10
     missing = {r["id"]: r["why"] for r in rows if r["why"]}
-    assert set(missing) == {"151", "162", "163", "164", "166", "167", "168"} and all(missing.values())
+    assert set(missing) == {"151"} and all(missing.values())
 
 
 def test_validate_published_with_one_table(tmp_path):
