@@ -160,9 +160,10 @@ def compare(specs, baseline=None, protocol=None, context=None, network: str | No
             hardware: str | None = None, overrides=None, convention: str = "dense", phase: str | None = None):
     """One row per (spec, context, protocol): totals side by side, with `x` columns (baseline / this, under the
     same protocol) when a baseline is given. `context` is one context or a list; `protocol` one table, a list, or
-    "all" (every shipped table). With several tables, a table that cannot price a spec (no cost for some op, or
-    no figure for the `phase` asked) gives that row no costs (NaN) and says why in `not_priced`, instead of
-    failing: "what would this cost under each system?" has an answer for the systems that can price it."""
+    "all" (every shipped table). With several tables, a table that cannot price a spec (no cost for some op, no
+    figure for the `phase` asked, compute that cannot be re-priced on the `hardware` asked) gives that row no
+    costs (NaN) and says why in `not_priced`, instead of failing: "what would this cost under each system?" has
+    an answer for the systems that can price it."""
     import pandas as pd
 
     contexts = context if isinstance(context, (list, tuple)) else [context]
