@@ -6,7 +6,7 @@ from __future__ import annotations
 import copy
 
 from hostile import Case
-from hostile.cases_tables import BASE, CKKS, SPEC, dump
+from hostile.cases_tables import BASE, CKKS, SPEC, changed, dump
 
 # ---- MPC: a template with three coefficients and measured rows of the tiny spec -----------------------------
 TEMPLATE = copy.deepcopy(BASE)
@@ -30,13 +30,7 @@ def row(**cells) -> str:
 
 
 def template(**changes) -> str:
-    data_ = copy.deepcopy(TEMPLATE)
-    for key, value in changes.items():
-        if value is ...:
-            data_.pop(key, None)
-        else:
-            data_[key] = value
-    return dump(data_)
+    return changed(TEMPLATE, **changes)
 
 
 def template_op(kind: str, **entry) -> str:
