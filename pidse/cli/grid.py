@@ -19,7 +19,6 @@ def train_grid(specs, space, set_, context, steps, token_list, seed_list, *, dev
     import contextlib
     import os
     import sys
-    from dataclasses import replace
 
     import torch
 
@@ -76,8 +75,7 @@ def train_grid(specs, space, set_, context, steps, token_list, seed_list, *, dev
     store = None if no_db else open_db(db)
     try:
         held = stored_keys(store, corpus.name) if store is not None else set()
-        todo = [t for t in tasks
-                if t.key(corpus.name, batch, replace(cfg, seed=t.seed, steps=t.steps).identity()) not in held]
+        todo = [t for t in tasks if t.key(corpus.name, batch, t.config(cfg).identity()) not in held]
         skipped = len(tasks) - len(todo)
         if not todo:
             typer.echo(f"nothing to train: all {len(tasks)} runs are in the database")

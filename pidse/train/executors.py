@@ -49,7 +49,7 @@ def run_task(task: Task, cfg, corpus_ref: tuple, die: bool = False) -> dict:
         if corpus.digest != digest:
             raise RunFailed(f"the corpus on {host} ({corpus.root}, digest {corpus.digest}) differs from the "
                             f"driver's (digest {digest}): the same Python, or the same --data, on every machine")
-        result = train(task.spec, corpus, replace(cfg, seed=task.seed, steps=task.steps), progress=progress)
+        result = train(task.spec, corpus, task.config(cfg), progress=progress)
     except RunFailed:
         raise
     except Exception as err:

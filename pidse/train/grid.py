@@ -17,7 +17,7 @@ import re
 import socket
 import time
 from collections import deque
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 from pidse import __version__
 from pidse.errors import InputError
@@ -46,6 +46,11 @@ class Task:
 
     def __post_init__(self):
         self.arch_key = self.arch_key or arch_key(self.spec)
+
+    def config(self, cfg):
+        """The training settings this run trains with: the grid's, at its seed and steps (the worker trains with
+        them, and a resumed grid looks for their identity)."""
+        return replace(cfg, seed=self.seed, steps=self.steps)
 
     def key(self, dataset: str, batch: int, config: str | None = None) -> tuple:
         """What a resumed grid looks for in the database: architecture, context, dataset, tokens, seed and the
